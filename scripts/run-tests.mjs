@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { prepareTestEnv } from './prepare-test-env.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -34,5 +35,8 @@ if (files.length === 0) {
 // Test files run two at a time: the machine has two cores and many suites start servers and workers.
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BLOCKFLOW_TEST: '1' } });
+// Python blocks in every suite use the prepared venv instead of creating one per test project.
+const python = prepareTestEnv();
+const env = { ...process.env, BLOCKFLOW_TEST: '1', BLOCKFLOW_PYTHON: python, BLOCKFLOW_SKIP_VENV: '1', BLOCKFLOW_SCRYPT_N: '1024' };
+const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

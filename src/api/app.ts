@@ -1,0 +1,90 @@
+/**
+ * Builds the Fastify application: Mage's headers and errors, authentication, the OpenAPI document generated
+ * from the same route schemas that validate requests, and one module per resource.
+ */
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppContext } from './context.js';
+import { ApiError, handleError, sendError } from './errors.js';
+import { registerAuth } from './auth.js';
+import { resourceModules } from './resources/index.js';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface BuildAppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': '*',
+  'access-control-allow-methods': 'DELETE, GET, PATCH, POST, PUT, OPTIONS',
+};
+
+/** Mage refuses any request whose path or query holds `../` or `..\` before routing (BaseApiHandler.prepare). */
+function hasTraversal(url: string): boolean {
+  let decoded = url;
+  for (let i = 0; i < 3; i++) {
+    try {
+      const next = decodeURIComponent(decoded);
+      if (next === decoded) break;
+      decoded = next;
+    } catch {
+      break;
+    }
+  }
+  return /(^|[\\/=&?])\.\.([\\/]|$)/.test(decoded) || decoded.includes('\0');
+}
+
+export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: ctx.settings.bodyLimit,
+    routerOptions: { maxParamLength: 1000, ignoreTrailingSlash: true },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    disableRequestLogging: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new ApiError(404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(CORS_HEADERS);
+    if (hasTraversal(request.url)) {
+      throw new ApiError(400, 'path_traversal', 'Invalid path: the request path or query contains a path traversal (..).');
+    }
+  });
+  app.options('*', { config: { public: true } }, async (_request, reply) => reply.code(204).send());
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Blockflow API', version: '0.1.0', description: 'Mage-compatible pipeline API.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          oauthToken: { type: 'apiKey', in: 'header', name: 'OAUTH-TOKEN' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'oauth_token' },
+        },
+      },
+      security: [{ bearer: [] }, { oauthToken: [] }, { cookie: [] }],
+    },
+  });
+
+  registerAuth(app, ctx);
+  for (const register of resourceModules) await register(app, ctx);
+
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

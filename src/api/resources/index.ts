@@ -1,0 +1,30 @@
+/** Every resource module, in registration order. */
+import type { App } from '../app.js';
+import type { AppContext } from '../context.js';
+import statusRoutes from './status.js';
+import sessionRoutes from './sessions.js';
+import userRoutes from './users.js';
+import pipelineRoutes from './pipelines.js';
+import blockRoutes from './blocks.js';
+import fileContentRoutes from './fileContents.js';
+import variableRoutes from './variables.js';
+import secretRoutes from './secrets.js';
+import pipelineRunRoutes from './pipelineRuns.js';
+import blockRunRoutes from './blockRuns.js';
+import logRoutes from './logs.js';
+
+export type ResourceModule = (app: App, ctx: AppContext) => Promise<void>;
+
+export const resourceModules: ResourceModule[] = [
+  statusRoutes,
+  sessionRoutes,
+  userRoutes,
+  pipelineRoutes,
+  blockRoutes,
+  fileContentRoutes,
+  variableRoutes,
+  secretRoutes,
+  pipelineRunRoutes,
+  blockRunRoutes,
+  logRoutes,
+];

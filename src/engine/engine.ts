@@ -1,0 +1,382 @@
+/**
+ * The run engine: creates pipeline runs with their block runs, moves them through Mage's statuses with
+ * guarded updates (`UPDATE ... WHERE id = ? AND status IN (...)`), and dispatches ready block runs to the
+ * runtimes. Decisions come from plan.ts (pure); this module only applies them.
+ *
+ * Concurrency: `queue_config.concurrency` (project, default 20) bounds block runs executing at once across
+ * all runs of this server; `concurrency_config.block_run_limit` (pipeline) bounds one run.
+ */
+import { EventEmitter } from 'node:events';
+import type { Project } from '../project/projectConfig.js';
+import type { Store } from '../store/db.js';
+import type { PipelineRunRow } from '../store/pipelineRuns.js';
+import type { BlockRunRow } from '../store/blockRuns.js';
+import type { ScheduleRow } from '../store/schedules.js';
+import { loadPipeline, type PipelineConfig } from '../project/pipeline.js';
+import type { RuntimeRegistry } from '../runtimes/registry.js';
+import { decide } from './plan.js';
+import { Semaphore } from './semaphore.js';
+import { executeBlockRun, runPartition, runPipelineUuid, type BlockRunOutcome } from './executeBlock.js';
+import { executionPartition } from '../variables/layout.js';
+import { pipelineLogPath, LogFile, formatLogLine } from './logs.js';
+import { ACTIVE_RUN, type BlockRunStatus, type RunStatus } from './statuses.js';
+
+export interface EngineOptions {
+  project: Project;
+  store: Store;
+  runtimes: RuntimeRegistry;
+  /** This process's id, written as the owner of the runs it executes. */
+  instanceId: string;
+  /** Resolves secrets for blocks (decrypting the `secret` table). */
+  getSecret: (name: string) => Promise<string | undefined>;
+  /** Seconds between ownership heartbeats of running runs (default 10). */
+  heartbeatSeconds?: number;
+  /** A run whose owner has not sent a heartbeat for this long is adopted by another server (default 60). */
+  orphanAfterSeconds?: number;
+}
+
+export interface CreateRunInput {
+  pipelineUuid: string;
+  scheduleId?: number | null;
+  executionDate?: Date;
+  variables?: Record<string, unknown>;
+  eventVariables?: Record<string, unknown>;
+  backfillId?: number | null;
+  /** Start the run right away (default true). The scheduler passes false when a concurrency limit says wait. */
+  start?: boolean;
+}
+
+export type EngineEvent =
+  | { type: 'run'; runId: number; status: RunStatus }
+  | { type: 'block'; runId: number; blockRunId: number; blockUuid: string; status: BlockRunStatus; error?: string };
+
+interface ActiveRun {
+  pipeline: PipelineConfig;
+  schedule: ScheduleRow | null;
+  controllers: Map<number, AbortController>;
+  timeoutTimer?: NodeJS.Timeout;
+}
+
+export class RunNotFoundError extends Error {}
+
+export class Engine extends EventEmitter {
+  private readonly slots: Semaphore;
+  private readonly active = new Map<number, ActiveRun>();
+  private readonly pumpChains = new Map<number, Promise<void>>();
+  private heartbeatTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly options: EngineOptions) {
+    super();
+    this.slots = new Semaphore(options.project.queueConcurrency);
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  get project(): Project {
+    return this.options.project;
+  }
+
+  /** Adopts orphaned runs and starts the heartbeat. Call once at server start. */
+  async start(): Promise<void> {
+    const every = (this.options.heartbeatSeconds ?? 10) * 1000;
+    this.heartbeatTimer = setInterval(() => {
+      void this.store.pipelineRuns.heartbeat(this.options.instanceId).catch(() => undefined);
+    }, every);
+    this.heartbeatTimer.unref();
+    await this.recover();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const run of this.active.values()) {
+      if (run.timeoutTimer) clearTimeout(run.timeoutTimer);
+      for (const c of run.controllers.values()) c.abort(new Error('server shutting down'));
+    }
+    await Promise.allSettled([...this.pumpChains.values()]);
+  }
+
+  /**
+   * Runs left `running` by a server that died (SIGKILL, crash) are adopted: their unfinished block runs go
+   * back to `initial` and the run continues, so no run stays `running` forever.
+   */
+  async recover(): Promise<number[]> {
+    const orphanAfter = this.options.orphanAfterSeconds ?? 60;
+    const adopted = await this.store.pipelineRuns.adoptOrphans(this.options.instanceId, orphanAfter);
+    for (const runId of adopted) {
+      await this.store.blockRuns.resetUnfinished(runId);
+      this.log(runId, 'INFO', `Pipeline run ${runId} adopted by ${this.options.instanceId} after its server stopped.`);
+      await this.ensureActive(runId);
+      this.pump(runId);
+    }
+    return adopted;
+  }
+
+  /** Creates a run and its block runs (status initial); starts it unless `start: false`. */
+  async createRun(input: CreateRunInput): Promise<PipelineRunRow> {
+    const pipeline = loadPipeline(this.project, input.pipelineUuid);
+    const executionDate = input.executionDate ?? new Date();
+    const variables = { ...(input.variables ?? {}) };
+    if (typeof variables.execution_partition !== 'string') {
+      variables.execution_partition = executionPartition(input.scheduleId ?? null, executionDate);
+    }
+    const { run } = await this.store.pipelineRuns.createWithBlockRuns(
+      {
+        pipeline_uuid: pipeline.uuid,
+        pipeline_schedule_id: input.scheduleId ?? null,
+        execution_date: executionDate,
+        variables,
+        event_variables: input.eventVariables ?? {},
+        backfill_id: input.backfillId ?? null,
+        status: 'initial',
+      },
+      runnableBlocks(pipeline).map((b) => b.uuid),
+    );
+    if (input.start !== false) await this.startRun(run.id);
+    return (await this.store.pipelineRuns.get(run.id)) ?? run;
+  }
+
+  /** initial -> running, then dispatches the ready block runs. No-op when the run was already started. */
+  async startRun(runId: number): Promise<boolean> {
+    const won = await this.store.pipelineRuns.transition(runId, ['initial'], 'running', {
+      started_at: new Date(),
+      owner_id: this.options.instanceId,
+    });
+    if (!won) return false;
+    const runRow = await this.store.pipelineRuns.get(runId);
+    if (runRow && (await this.store.blockRuns.countForRun(runId)) === 0) {
+      const pipeline = loadPipeline(this.project, runPipelineUuid(runRow));
+      await this.store.blockRuns.createForRun(runId, runnableBlocks(pipeline).map((b) => b.uuid));
+    }
+    this.emitEvent({ type: 'run', runId, status: 'running' });
+    await this.ensureActive(runId);
+    this.log(runId, 'INFO', `Pipeline run ${runId} started.`);
+    this.pump(runId);
+    return true;
+  }
+
+  /** Cancels a run: initial/running -> cancelled; its unfinished block runs too, and their code is stopped. */
+  async cancelRun(runId: number, status: 'cancelled' | 'failed' = 'cancelled'): Promise<boolean> {
+    const won = await this.store.pipelineRuns.transition(runId, [...ACTIVE_RUN], status, { completed_at: new Date() });
+    if (!won) return false;
+    await this.store.blockRuns.transitionAll(runId, ['initial', 'queued', 'running'], 'cancelled', { completed_at: new Date() });
+    const active = this.active.get(runId);
+    if (active) {
+      for (const controller of active.controllers.values()) controller.abort(new Error(`pipeline run ${status}`));
+    }
+    this.log(runId, 'INFO', `Pipeline run ${runId} ${status}.`);
+    this.emitEvent({ type: 'run', runId, status });
+    this.finishActive(runId);
+    return true;
+  }
+
+  /**
+   * Mage's `retry_blocks`: block runs not completed (or `fromBlockUuid` and everything downstream of it) go
+   * back to `initial` and the run to `running`.
+   */
+  async retryBlocks(runId: number, fromBlockUuid?: string): Promise<void> {
+    const run = await this.store.pipelineRuns.get(runId);
+    if (!run) throw new RunNotFoundError(`Pipeline run ${runId} not found.`);
+    const pipeline = loadPipeline(this.project, runPipelineUuid(run));
+    const blockRuns = await this.store.blockRuns.listForRun(runId);
+    let targets: BlockRunRow[];
+    if (fromBlockUuid) {
+      const downstream = downstreamClosure(pipeline, fromBlockUuid);
+      targets = blockRuns.filter((b) => downstream.has(b.block_uuid));
+    } else {
+      targets = blockRuns.filter((b) => b.status !== 'completed');
+    }
+    if (this.active.has(runId)) {
+      for (const b of targets) this.active.get(runId)!.controllers.get(b.id)?.abort(new Error('retried'));
+    }
+    await this.store.blockRuns.resetToInitial(targets.map((b) => b.id));
+    await this.store.pipelineRuns.forceStatus(runId, 'running', { completed_at: null, owner_id: this.options.instanceId });
+    this.emitEvent({ type: 'run', runId, status: 'running' });
+    await this.ensureActive(runId);
+    this.pump(runId);
+  }
+
+  /** Resolves when the run reaches a final status. */
+  waitForRun(runId: number): Promise<RunStatus> {
+    return new Promise((resolve, reject) => {
+      const listener = (event: EngineEvent) => {
+        if (event.type === 'run' && event.runId === runId && ['completed', 'failed', 'cancelled'].includes(event.status)) {
+          this.off('event', listener);
+          resolve(event.status);
+        }
+      };
+      this.on('event', listener);
+      this.store.pipelineRuns.get(runId).then((run) => {
+        if (!run) {
+          this.off('event', listener);
+          reject(new RunNotFoundError(`Pipeline run ${runId} not found.`));
+        } else if (['completed', 'failed', 'cancelled'].includes(run.status)) {
+          this.off('event', listener);
+          resolve(run.status as RunStatus);
+        }
+      }, reject);
+    });
+  }
+
+  private emitEvent(event: EngineEvent): void {
+    this.emit('event', event);
+  }
+
+  private async ensureActive(runId: number): Promise<ActiveRun | undefined> {
+    const existing = this.active.get(runId);
+    if (existing) return existing;
+    const run = await this.store.pipelineRuns.get(runId);
+    if (!run) return undefined;
+    const pipeline = loadPipeline(this.project, runPipelineUuid(run));
+    const schedule = run.pipeline_schedule_id ? (await this.store.schedules.get(run.pipeline_schedule_id)) ?? null : null;
+    const entry: ActiveRun = { pipeline, schedule, controllers: new Map() };
+    const timeout = Number(schedule?.settings?.timeout ?? 0);
+    if (timeout > 0) {
+      const startedAt = run.started_at ? new Date(run.started_at).getTime() : Date.now();
+      const remaining = Math.max(0, startedAt + timeout * 1000 - Date.now());
+      const timeoutStatus = schedule?.settings?.timeout_status === 'cancelled' ? 'cancelled' : 'failed';
+      entry.timeoutTimer = setTimeout(() => {
+        this.log(runId, 'ERROR', `Pipeline run ${runId} exceeded its timeout of ${timeout} seconds.`);
+        void this.cancelRun(runId, timeoutStatus);
+      }, remaining);
+      entry.timeoutTimer.unref();
+    }
+    this.active.set(runId, entry);
+    return entry;
+  }
+
+  private finishActive(runId: number): void {
+    const entry = this.active.get(runId);
+    if (entry?.timeoutTimer) clearTimeout(entry.timeoutTimer);
+    if (entry && entry.controllers.size === 0) this.active.delete(runId);
+  }
+
+  /** Serialises planning per run: one decision at a time, each applied with guarded updates. */
+  private pump(runId: number): void {
+    if (this.closed) return;
+    const previous = this.pumpChains.get(runId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.planOnce(runId))
+      .catch((err) => this.log(runId, 'ERROR', `Scheduling error: ${(err as Error).message}`));
+    this.pumpChains.set(runId, next);
+    void next.finally(() => {
+      if (this.pumpChains.get(runId) === next) this.pumpChains.delete(runId);
+    });
+  }
+
+  private async planOnce(runId: number): Promise<void> {
+    const run = await this.store.pipelineRuns.get(runId);
+    if (!run || run.status !== 'running') return;
+    const entry = await this.ensureActive(runId);
+    if (!entry) return;
+    const blockRuns = await this.store.blockRuns.listForRun(runId);
+    const byUuid = new Map(blockRuns.map((b) => [b.block_uuid, b]));
+    const blocks = runnableBlocks(entry.pipeline).filter((b) => byUuid.has(b.uuid));
+    const settings = entry.schedule?.settings ?? {};
+    const decision = decide({
+      blocks: blocks.map((b) => ({ uuid: b.uuid, upstream: b.upstream_blocks ?? [] })),
+      statuses: Object.fromEntries(blockRuns.map((b) => [b.block_uuid, b.status as BlockRunStatus])),
+      allowBlocksToFail: Boolean(settings.allow_blocks_to_fail),
+      blockRunLimit: Number(entry.pipeline.concurrency_config?.block_run_limit ?? process.env.CONCURRENCY_CONFIG_BLOCK_RUN_LIMIT ?? 0) || undefined,
+    });
+
+    for (const uuid of decision.upstreamFailed) await this.setBlock(runId, byUuid.get(uuid)!, ['initial'], 'upstream_failed');
+    for (const uuid of decision.conditionFailed) await this.setBlock(runId, byUuid.get(uuid)!, ['initial'], 'condition_failed');
+    for (const uuid of decision.cancel) await this.setBlock(runId, byUuid.get(uuid)!, ['initial'], 'cancelled');
+
+    if (decision.finish) {
+      const won = await this.store.pipelineRuns.transition(runId, ['running'], decision.finish, { completed_at: new Date() });
+      if (won) {
+        this.log(runId, decision.finish === 'completed' ? 'INFO' : 'ERROR', `Pipeline run ${runId} ${decision.finish}.`);
+        this.emitEvent({ type: 'run', runId, status: decision.finish });
+        if (entry.schedule?.schedule_interval === '@once' && entry.schedule.schedule_type === 'time') {
+          await this.store.schedules.update(entry.schedule.id, { status: 'inactive' });
+        }
+      }
+      this.finishActive(runId);
+      return;
+    }
+
+    for (const uuid of decision.queue) {
+      const blockRun = byUuid.get(uuid)!;
+      if (await this.setBlock(runId, blockRun, ['initial'], 'queued')) void this.dispatch(runId, entry, blockRun.id, uuid);
+    }
+  }
+
+  private async setBlock(runId: number, blockRun: BlockRunRow, from: BlockRunStatus[], to: BlockRunStatus, patch: Record<string, unknown> = {}): Promise<boolean> {
+    const won = await this.store.blockRuns.transition(blockRun.id, from, to, patch);
+    if (won) this.emitEvent({ type: 'block', runId, blockRunId: blockRun.id, blockUuid: blockRun.block_uuid, status: to });
+    return won;
+  }
+
+  private async dispatch(runId: number, entry: ActiveRun, blockRunId: number, blockUuid: string): Promise<void> {
+    const controller = new AbortController();
+    entry.controllers.set(blockRunId, controller);
+    const release = await this.slots.acquire();
+    try {
+      if (controller.signal.aborted) return;
+      const started = await this.store.blockRuns.transition(blockRunId, ['queued'], 'running', { started_at: new Date(), owner_id: this.options.instanceId });
+      if (!started) return;
+      this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: 'running' });
+      const run = await this.store.pipelineRuns.get(runId);
+      if (!run) return;
+      const outcome: BlockRunOutcome = await executeBlockRun({
+        project: this.project,
+        store: this.store,
+        runtimes: this.options.runtimes,
+        pipeline: entry.pipeline,
+        schedule: entry.schedule,
+        run,
+        blockRunId,
+        blockUuid,
+        signal: controller.signal,
+        getSecret: this.options.getSecret,
+      });
+      const patch = { completed_at: new Date(), metrics: outcome.metrics ?? null };
+      if (outcome.status === 'cancelled') {
+        await this.store.blockRuns.transition(blockRunId, ['running'], 'cancelled', patch);
+      } else if (await this.store.blockRuns.transition(blockRunId, ['running'], outcome.status, patch)) {
+        this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: outcome.status, error: outcome.errorMessage });
+      }
+    } catch (err) {
+      this.log(runId, 'ERROR', `Block ${blockUuid} could not be executed: ${(err as Error).message}`);
+      const metrics = { error: { error: (err as Error).message, errors: [], message: (err as Error).message } };
+      if (await this.store.blockRuns.transition(blockRunId, ['queued', 'running'], 'failed', { completed_at: new Date(), metrics })) {
+        this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: 'failed', error: (err as Error).message });
+      }
+    } finally {
+      release();
+      entry.controllers.delete(blockRunId);
+      this.pump(runId);
+    }
+  }
+
+  /** Appends a line to the run's pipeline.log. */
+  private log(runId: number, level: 'INFO' | 'ERROR', message: string): void {
+    void (async () => {
+      const run = await this.store.pipelineRuns.get(runId);
+      if (!run) return;
+      const uuid = runPipelineUuid(run);
+      const file = new LogFile(pipelineLogPath(this.project.dataDir, uuid, runPartition(run)));
+      file.write(formatLogLine({ level, message, timestamp: Date.now() / 1000 }, { pipeline_uuid: uuid, pipeline_run_id: runId }));
+      await file.close();
+    })().catch(() => undefined);
+  }
+}
+
+/** The blocks that get block runs: everything but markdown, callback and conditional blocks. */
+export function runnableBlocks(pipeline: PipelineConfig) {
+  return pipeline.blocks.filter((b) => !['markdown', 'callback', 'conditional', 'scratchpad', 'chart'].includes(b.type));
+}
+
+function downstreamClosure(pipeline: PipelineConfig, from: string): Set<string> {
+  const down = new Map<string, string[]>();
+  for (const b of pipeline.blocks) for (const u of b.upstream_blocks ?? []) down.set(u, [...(down.get(u) ?? []), b.uuid]);
+  const seen = new Set<string>([from]);
+  const stack = [from];
+  while (stack.length) for (const d of down.get(stack.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), stack.push(d));
+  return seen;
+}

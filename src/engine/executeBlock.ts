@@ -1,0 +1,183 @@
+/**
+ * Executes one block run: its conditions, then the block with retries (retry.ts), then its callbacks; logs
+ * go to the block's Mage-format log file. Returns the final status; the engine records it.
+ */
+import type { Project } from '../project/projectConfig.js';
+import type { Store } from '../store/db.js';
+import type { PipelineRunRow } from '../store/pipelineRuns.js';
+import type { ScheduleRow } from '../store/schedules.js';
+import type { BlockConfig, PipelineConfig } from '../project/pipeline.js';
+import { blockFilePath } from '../project/blocks.js';
+import type { RuntimeRegistry } from '../runtimes/registry.js';
+import type { BlockErrorInfo, BlockLanguage, BlockMode, BlockRunRequest, BlockRunResult } from '../runtimes/types.js';
+import { blockVariablesDir, executionPartition } from '../variables/layout.js';
+import { buildKwargs } from './kwargs.js';
+import { effectiveRetryConfig, retryDelaySeconds } from './retry.js';
+import { BlockRunLog, blockLogPath } from './logs.js';
+import { intervalVariablesFor } from './intervals.js';
+
+export interface ExecuteBlockInput {
+  project: Project;
+  store: Store;
+  runtimes: RuntimeRegistry;
+  pipeline: PipelineConfig;
+  schedule: ScheduleRow | null;
+  run: PipelineRunRow;
+  blockRunId: number;
+  blockUuid: string;
+  signal: AbortSignal;
+  getSecret: (name: string) => Promise<string | undefined>;
+}
+
+export interface BlockRunOutcome {
+  status: 'completed' | 'failed' | 'cancelled' | 'condition_failed';
+  metrics?: Record<string, unknown>;
+  errorMessage?: string;
+}
+
+export function runPartition(run: PipelineRunRow): string {
+  const fromVars = run.variables?.execution_partition;
+  return typeof fromVars === 'string' ? fromVars : executionPartition(run.pipeline_schedule_id, runExecutionDate(run));
+}
+
+/** Mage's execution_date column is nullable; a run without one uses its creation time. */
+export function runExecutionDate(run: PipelineRunRow): Date {
+  return new Date((run.execution_date ?? run.created_at).replace(' ', 'T'));
+}
+
+/** The run's pipeline uuid (nullable in Mage's schema; every run we create has one). */
+export function runPipelineUuid(run: PipelineRunRow): string {
+  if (!run.pipeline_uuid) throw new Error(`Pipeline run ${run.id} has no pipeline_uuid.`);
+  return run.pipeline_uuid;
+}
+
+function findBlock(pipeline: PipelineConfig, uuid: string): BlockConfig | undefined {
+  return (
+    pipeline.blocks.find((b) => b.uuid === uuid) ??
+    pipeline.callbacks?.find((b) => b.uuid === uuid) ??
+    pipeline.conditionals?.find((b) => b.uuid === uuid)
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+function errorMetrics(error: BlockErrorInfo): Record<string, unknown> {
+  return { error: { error: `${error.exception}: ${error.message}`, errors: error.traceback, message: error.message, type: error.type } };
+}
+
+export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRunOutcome> {
+  const { project, pipeline, run, blockUuid, signal } = input;
+  const block = findBlock(pipeline, blockUuid);
+  if (!block) throw new Error(`Block ${blockUuid} is no longer in pipeline ${pipeline.uuid}.`);
+  const partition = runPartition(run);
+  const log = new BlockRunLog(
+    blockLogPath(project.dataDir, pipeline.uuid, partition, blockUuid),
+    { pipeline_uuid: pipeline.uuid, block_uuid: blockUuid, pipeline_run_id: run.id, block_run_id: input.blockRunId },
+    input.blockRunId,
+  );
+  try {
+    if (block.language === 'markdown' || block.type === 'markdown') {
+      log.info(`Block ${blockUuid} is markdown; nothing to run.`);
+      return { status: 'completed' };
+    }
+    const intervalVariables = input.schedule ? intervalVariablesFor(input.schedule, runExecutionDate(run)) : undefined;
+    const kwargsFor = (b: BlockConfig) =>
+      buildKwargs({
+        globalVariables: pipeline.variables as Record<string, unknown> | undefined,
+        triggerVariables: input.schedule?.variables ?? null,
+        runVariables: run.variables,
+        eventVariables: run.event_variables,
+        executionDate: runExecutionDate(run),
+        executionPartition: partition,
+        pipelineRunId: run.id,
+        pipelineUuid: pipeline.uuid,
+        blockUuid: b.uuid,
+        configuration: (b.configuration ?? {}) as Record<string, unknown>,
+        repoPath: project.root,
+        triggerName: input.schedule?.name ?? null,
+        env: 'prod',
+        intervalVariables,
+      });
+    const upstream = (block.upstream_blocks ?? []).map((u) => ({
+      blockUuid: u,
+      variablesDir: blockVariablesDir(project.dataDir, pipeline.uuid, partition, u),
+    }));
+    const request = (b: BlockConfig, mode: BlockMode, extra: Partial<BlockRunRequest> = {}): BlockRunRequest => ({
+      projectRoot: project.root,
+      dataDir: project.dataDir,
+      pipelineUuid: pipeline.uuid,
+      blockUuid: b.uuid,
+      blockType: b.type,
+      language: b.language as BlockLanguage,
+      filePath: blockFilePath(project, b),
+      mode,
+      configuration: (b.configuration ?? {}) as Record<string, unknown>,
+      upstream,
+      kwargs: kwargsFor(block),
+      outputDir: null,
+      returnOutputs: false,
+      runTests: true,
+      signal,
+      onLog: (line) => log.write(line),
+      getSecret: input.getSecret,
+      ...extra,
+    });
+    const runtimeFor = async (b: BlockConfig) => input.runtimes.get(b.language as BlockLanguage);
+
+    // Conditions: every conditional block attached to this block must say true.
+    for (const uuid of block.conditional_blocks ?? []) {
+      const cond = findBlock(pipeline, uuid);
+      if (!cond) continue;
+      const result = await (await runtimeFor(cond)).run(request(cond, 'condition'));
+      if (!result.ok) {
+        log.error(`Condition ${uuid} failed: ${result.error.exception}: ${result.error.message}`);
+        return { status: 'failed', metrics: errorMetrics(result.error), errorMessage: result.error.message };
+      }
+      if (result.conditionResult === false) {
+        log.info(`Condition ${uuid} evaluated to false; ${blockUuid} and its downstream blocks are skipped.`);
+        return { status: 'condition_failed' };
+      }
+    }
+
+    const retry = effectiveRetryConfig(project.retryConfig, pipeline.retry_config, block.retry_config);
+    const timeoutMs = typeof block.timeout === 'number' && block.timeout > 0 ? block.timeout * 1000 : undefined;
+    const runtime = await runtimeFor(block);
+    let result: BlockRunResult | undefined;
+    for (let attempt = 0; attempt <= retry.retries; attempt++) {
+      if (attempt > 0) {
+        const wait = retryDelaySeconds(retry, attempt);
+        log.info(`Retrying block ${blockUuid} (attempt ${attempt + 1} of ${retry.retries + 1}) in ${wait} seconds.`);
+        await sleep(wait * 1000, signal);
+        await input.store.blockRuns.recordAttempt(input.blockRunId, attempt + 1);
+      }
+      if (signal.aborted) return { status: 'cancelled' };
+      log.info(`Executing ${block.type} block ${blockUuid}.`);
+      result = await runtime.run(
+        request(block, 'run', { outputDir: blockVariablesDir(project.dataDir, pipeline.uuid, partition, blockUuid), timeoutMs }),
+      );
+      if (result.ok) break;
+      if (result.error.type === 'cancelled' || signal.aborted) return { status: 'cancelled' };
+      log.error(`${result.error.exception}: ${result.error.message}\n${result.error.traceback.join('\n')}`);
+    }
+    const callbackMode: BlockMode = result?.ok ? 'on_success' : 'on_failure';
+    for (const uuid of block.callback_blocks ?? []) {
+      const callback = findBlock(pipeline, uuid);
+      if (!callback) continue;
+      const cb = await (await runtimeFor(callback)).run(request(callback, callbackMode, { runTests: false }));
+      if (!cb.ok) log.error(`Callback ${uuid} (${callbackMode}) failed: ${cb.error.exception}: ${cb.error.message}`);
+    }
+    if (result?.ok) {
+      log.info(`Block ${blockUuid} completed with ${result.outputCount} output(s).`);
+      return { status: 'completed' };
+    }
+    const error = result && !result.ok ? result.error : undefined;
+    return { status: 'failed', metrics: error ? errorMetrics(error) : undefined, errorMessage: error?.message };
+  } finally {
+    await log.close();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The one place where a user-given name (API path parameter, block file_path, pipeline uuid...) becomes a
+ * filesystem path. Everything that touches the project folder with a name it did not invent goes through
+ * resolveUnderRoot, so traversal rules live in one function.
+ */
+import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/** A user-given path was refused; `reason` is a short machine-readable cause. */
+export class PathRefusedError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = 'PathRefusedError';
+    this.reason = reason;
+  }
+}
+
+/** How many nested percent-encodings are unwrapped when looking for hidden `..`, NUL or absolute paths. */
+const MAX_DECODE_ROUNDS = 8;
+
+/**
+ * Every form the name takes when percent-decoded again and again (`%252e` -> `%2e` -> `.`), the name itself
+ * first. Decoding stops at the first malformed sequence, since such a sequence cannot decode any further.
+ */
+function decodingStages(input: string): string[] {
+  const stages = [input];
+  let current = input;
+  for (let i = 0; i < MAX_DECODE_ROUNDS; i += 1) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      // A lone `%` is not an encoding; decode the well-formed sequences around it.
+      next = current.replace(/%[0-9a-fA-F]{2}/g, (m) => String.fromCharCode(parseInt(m.slice(1), 16)));
+    }
+    if (next === current) break;
+    stages.push(next);
+    current = next;
+  }
+  return stages;
+}
+
+function refuseForm(form: string, userPath: string): void {
+  const shown = JSON.stringify(userPath);
+  if (form.includes('\0')) {
+    throw new PathRefusedError('nul_byte', `Path ${shown} contains a NUL byte.`);
+  }
+  const slashed = form.replace(/\\/g, '/');
+  if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed) || isAbsolute(form)) {
+    throw new PathRefusedError('absolute', `Path ${shown} is absolute; give a path relative to the project.`);
+  }
+  if (slashed.split('/').some((segment) => segment.trim() === '..')) {
+    const how = form.includes('\\') ? ' (backslashes count as separators)' : '';
+    throw new PathRefusedError('traversal', `Path ${shown} contains a ".." segment${how}.`);
+  }
+}
+
+function isInside(parent: string, child: string): boolean {
+  if (child === parent) return true;
+  const rel = relative(parent, child);
+  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
+}
+
+/** How many dangling symlinks are followed before giving up (a loop of links). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The realpath of `absPath`, or of its deepest existing ancestor when it does not exist yet. A dangling
+ * symlink on the way is judged by where it points, since creating the file would create it there.
+ */
+function realpathOfDeepestExisting(absPath: string): string {
+  let current = absPath;
+  let hops = 0;
+  for (;;) {
+    let isLink = false;
+    let exists = false;
+    try {
+      isLink = lstatSync(current).isSymbolicLink();
+      exists = true;
+    } catch {
+      exists = false;
+    }
+    if (exists) {
+      try {
+        return realpathSync(current);
+      } catch {
+        if (isLink && hops < MAX_LINK_HOPS) {
+          hops += 1;
+          current = resolve(dirname(current), readlinkSync(current));
+          continue;
+        }
+        throw new PathRefusedError('unresolvable', `Path ${JSON.stringify(absPath)} cannot be resolved (symlink loop?).`);
+      }
+    }
+    const parent = dirname(current);
+    if (parent === current) return current;
+    current = parent;
+  }
+}
+
+function realRoot(root: string): string {
+  if (!existsSync(root)) {
+    throw new PathRefusedError('root_missing', `Project root ${root} does not exist.`);
+  }
+  return realpathSync(root);
+}
+
+/**
+ * Throws PathRefusedError unless `absPath`, once symlinks are followed (through its deepest existing
+ * ancestor when it does not exist yet), lies inside realpath(root).
+ */
+export function assertUnderRoot(root: string, absPath: string): void {
+  if (!isAbsolute(absPath)) {
+    throw new PathRefusedError('not_absolute', `Path ${JSON.stringify(absPath)} is not absolute.`);
+  }
+  if (absPath.includes('\0')) {
+    throw new PathRefusedError('nul_byte', `Path ${JSON.stringify(absPath)} contains a NUL byte.`);
+  }
+  const rootReal = realRoot(root);
+  const real = realpathOfDeepestExisting(absPath);
+  if (!isInside(rootReal, real)) {
+    throw new PathRefusedError(
+      'outside_root',
+      `Path ${JSON.stringify(absPath)} resolves to ${real}, outside the project folder.`,
+    );
+  }
+}
+
+/**
+ * Turns a user-given relative name into an absolute path under realpath(root).
+ *
+ * The name is used as given (callers decode URL encoding once, as the HTTP layer does); percent sequences
+ * left in it are kept literally in the result, but the name is refused when any repeated percent-decoding of
+ * it contains a `..` segment, a NUL byte, or an absolute path. Backslashes count as separators. Symlinks may
+ * not lead out of the root. Refusals throw PathRefusedError.
+ */
+export function resolveUnderRoot(root: string, userPath: string): string {
+  if (typeof userPath !== 'string' || userPath.trim() === '') {
+    throw new PathRefusedError('empty', 'Path is empty.');
+  }
+  for (const form of decodingStages(userPath)) refuseForm(form, userPath);
+  const segments = userPath
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((s) => s !== '' && s !== '.');
+  if (segments.length === 0) {
+    throw new PathRefusedError('empty', `Path ${JSON.stringify(userPath)} names the project folder itself.`);
+  }
+  const rootReal = realRoot(root);
+  const target = join(rootReal, ...segments);
+  if (!isInside(rootReal, target)) {
+    throw new PathRefusedError('outside_root', `Path ${JSON.stringify(userPath)} leaves the project folder.`);
+  }
+  assertUnderRoot(rootReal, target);
+  return target;
+}

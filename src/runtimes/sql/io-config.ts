@@ -1,0 +1,77 @@
+/**
+ * Reads a profile from `<projectRoot>/io_config.yaml` (Mage's connection settings file) and renders the
+ * `{{ env_var('X') }}` / `{{ mage_secret_var('x') }}` templates in its values.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { SqlBlockError } from './errors.js';
+import { hasTemplateSyntax, renderTemplate, type TemplateScope } from './template.js';
+
+export interface IoConfigContext {
+  projectRoot: string;
+  /** Environment used by env_var(): request.env over process.env. */
+  env: Readonly<Record<string, string | undefined>>;
+  getSecret?: (name: string) => Promise<string | undefined>;
+}
+
+/**
+ * The rendered key/value settings of `profile` (e.g. POSTGRES_HOST). Values are strings, numbers or booleans
+ * as written; templated strings become strings. A missing file or profile is a ValueError naming it.
+ */
+export async function loadIoConfigProfile(ctx: IoConfigContext, profile: string): Promise<Record<string, unknown>> {
+  const path = join(ctx.projectRoot, 'io_config.yaml');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SqlBlockError('ValueError', `Cannot read io_config.yaml at ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new SqlBlockError('ValueError', `io_config.yaml at ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  const profiles = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+  const raw = profiles[profile];
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    const known = Object.keys(profiles).filter((k) => k !== 'version').join(', ') || 'none';
+    throw new SqlBlockError('ValueError', `Profile '${profile}' not found in ${path} (profiles: ${known})`);
+  }
+  const scope = ioConfigScope(ctx);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    out[key] = typeof value === 'string' && hasTemplateSyntax(value) ? await renderTemplate(value, scope) : value;
+  }
+  return out;
+}
+
+/** The functions io_config.yaml values may call. A missing environment variable renders as an empty string. */
+export function ioConfigScope(ctx: IoConfigContext): TemplateScope {
+  return {
+    names: new Map(),
+    functions: {
+      env_var: (name: unknown) => ctx.env[String(name)] ?? '',
+      mage_secret_var: (name: unknown) => resolveSecret(ctx.getSecret, String(name)),
+    },
+  };
+}
+
+/** Resolves a secret or throws a clear error; Mage fails the block when a referenced secret is missing. */
+export async function resolveSecret(
+  getSecret: ((name: string) => Promise<string | undefined>) | undefined,
+  name: string,
+): Promise<string> {
+  const value = getSecret ? await getSecret(name) : undefined;
+  if (value === undefined) throw new Error(`secret '${name}' is not defined`);
+  return value;
+}
+
+/** Reads a setting as a non-empty string, or undefined. */
+export function settingString(settings: Record<string, unknown>, key: string): string | undefined {
+  const v = settings[key];
+  if (v === undefined || v === null) return undefined;
+  const s = String(v);
+  return s.length > 0 ? s : undefined;
+}

@@ -1,0 +1,37 @@
+/**
+ * The long-lived services of a cluster server, started after the store and stopped before it. Each service
+ * registers itself on `ctx.services` under a fixed name so resource modules can find it:
+ * `engine` (run engine), `runtimes` (warm block runtimes), `secrets` (secret resolver).
+ */
+import type { AppContext } from '../api/context.js';
+import { createEngineStack } from '../engine/stack.js';
+
+export interface Services {
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Run the scheduler loop in this process. */
+  scheduler: boolean;
+  /** Start block runtimes at boot so the first run pays no start-up (default true). */
+  warmRuntimes?: boolean;
+}
+
+export async function startServices(ctx: AppContext, options: ServiceOptions): Promise<Services> {
+  const stops: Array<() => Promise<void>> = [];
+  const stack = await createEngineStack({ project: ctx.project, store: ctx.store, instanceId: ctx.settings.instanceId });
+  stops.push(() => stack.close());
+  ctx.services.engine = stack.engine;
+  ctx.services.runtimes = stack.runtimes;
+  ctx.services.secrets = stack.secrets;
+  if (options.warmRuntimes ?? process.env.BLOCKFLOW_WARM_RUNTIMES !== '0') {
+    stack.runtimes.warmInBackground(['typescript', 'python', 'sql'], (language, err) => {
+      process.stderr.write(`[runtimes] ${language} runtime failed to start: ${(err as Error).message}\n`);
+    });
+  }
+  return {
+    async close() {
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}

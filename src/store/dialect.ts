@@ -1,0 +1,2 @@
+/** Which database engine a store talks to. Migrations take it to choose column types. */
+export type StoreDialect = 'sqlite' | 'postgres';
