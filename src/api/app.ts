@@ -29,8 +29,11 @@ const CORS_HEADERS = {
   'access-control-allow-methods': 'DELETE, GET, PATCH, POST, PUT, OPTIONS',
 };
 
-/** Mage refuses any request whose path or query holds `../` or `..\` before routing (BaseApiHandler.prepare). */
-function hasTraversal(url: string): boolean {
+/**
+ * Mage refuses any request whose path or query holds `../` or `..\` before routing (BaseApiHandler.prepare);
+ * a NUL byte is refused the same way. Gives what was found, or null.
+ */
+function refusedInUrl(url: string): string | null {
   let decoded = url;
   for (let i = 0; i < 3; i++) {
     try {
@@ -41,7 +44,8 @@ function hasTraversal(url: string): boolean {
       break;
     }
   }
-  return /(^|[\\/=&?])\.\.([\\/]|$)/.test(decoded) || decoded.includes('\0');
+  if (decoded.includes('\0')) return 'a NUL byte';
+  return /(^|[\\/=&?])\.\.([\\/]|$)/.test(decoded) ? 'a path traversal (..)' : null;
 }
 
 export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): Promise<App> {
@@ -50,6 +54,13 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     bodyLimit: ctx.settings.bodyLimit,
     routerOptions: { maxParamLength: 1000, ignoreTrailingSlash: true },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // A path Fastify cannot decode (a malformed percent sequence) fails before routing and hooks; it still
+    // gets the error envelope and the CORS headers.
+    frameworkErrors: (error, _request, reply) => {
+      reply.headers(CORS_HEADERS);
+      const message = error.code === 'FST_ERR_BAD_URL' ? `Invalid path: the request path is not valid percent-encoding (${error.message}).` : error.message;
+      return sendError(reply, new ApiError(400, error.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : 'invalid_request', message));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(handleError);
@@ -59,9 +70,8 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(CORS_HEADERS);
-    if (hasTraversal(request.url)) {
-      throw new ApiError(400, 'path_traversal', 'Invalid path: the request path or query contains a path traversal (..).');
-    }
+    const refused = refusedInUrl(request.url);
+    if (refused) throw new ApiError(400, 'path_traversal', `Invalid path: the request path or query contains ${refused}.`);
   });
   app.options('*', { config: { public: true } }, async (_request, reply) => reply.code(204).send());
 

@@ -74,7 +74,9 @@ export async function authenticate(ctx: AppContext, raw: string): Promise<{ user
 
 export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('auth', null as unknown as RequestAuth);
-  app.addHook('preHandler', async (request) => {
+  // onRequest, before the body is read and validated: a caller without the right to the route learns
+  // nothing about its payload rules and cannot make the server parse a large body.
+  app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config as RouteAuthConfig;
     if (config.public || !config.resource) {
       request.auth = { user: null, role: 'viewer', tokenId: null };

@@ -43,16 +43,63 @@ export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
   return reply.code(err.code).type('application/json').send({ error: err.toBody() });
 }
 
-/** Turns Fastify's validation details into one readable sentence naming each bad field. */
+type ValidationDetail = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * One sentence for the alternatives of a failed `anyOf` at one field: Ajv reports each branch separately
+ * ("must be equal to constant" once per allowed value, then "must match a schema in anyOf"), which names
+ * neither the allowed values nor the allowed types. Literal branches become "must be one of a, b, c";
+ * type branches "must be string or null"; other branches keep Ajv's words.
+ */
+function describeAlternatives(where: string, branches: ValidationDetail[]): string {
+  const allowed: string[] = [];
+  const other: string[] = [];
+  for (const b of branches) {
+    const params = b.params as Record<string, unknown>;
+    if (b.keyword === 'const') allowed.push(JSON.stringify(params.allowedValue));
+    else if (b.keyword === 'enum' && Array.isArray(params.allowedValues)) allowed.push(...params.allowedValues.map((v) => JSON.stringify(v)));
+    else if (b.keyword === 'type') other.push(`${String(params.type)}`);
+    else if (b.message) other.push(b.message.replace(/^must (be )?/, ''));
+  }
+  const parts: string[] = [];
+  if (allowed.length) parts.push(`one of ${[...new Set(allowed)].join(', ')}`);
+  parts.push(...new Set(other));
+  return `${where} must be ${parts.join(' or ') || 'valid'}`;
+}
+
+/**
+ * Turns Fastify's validation details into one readable sentence naming each bad field: unknown and missing
+ * fields by name, and for a field that may take several forms the forms it may take.
+ */
 function describeValidation(err: FastifyError): { message: string; errors: unknown } {
-  const details = (err.validation ?? []).map((v) => {
-    const where = `${err.validationContext ?? 'request'}${v.instancePath ? v.instancePath.replaceAll('/', '.') : ''}`;
+  const context = err.validationContext ?? 'request';
+  const whereOf = (v: ValidationDetail) => `${context}${v.instancePath ? v.instancePath.replaceAll('/', '.') : ''}`;
+  const all = err.validation ?? [];
+  // A failed anyOf is followed by one error per branch, under its schemaPath (`#/.../anyOf/<i>/...`). When a
+  // branch failed deeper inside the value, the value was meant for that branch: its inner errors say what is
+  // wrong. Otherwise the branches are summed up as the forms the field may take.
+  const consumed = new Set<ValidationDetail>();
+  const summary = new Map<ValidationDetail, string>();
+  for (const a of all) {
+    if (a.keyword !== 'anyOf') continue;
+    const branches = all.filter((b) => b !== a && b.schemaPath.startsWith(`${a.schemaPath}/`));
+    const here = branches.filter((b) => b.instancePath === a.instancePath);
+    for (const b of here) consumed.add(b);
+    if (branches.length > here.length) consumed.add(a);
+    else summary.set(a, describeAlternatives(whereOf(a), here));
+  }
+  const details: string[] = [];
+  for (const v of all) {
+    if (consumed.has(v)) continue;
+    const where = whereOf(v);
     const params = v.params as Record<string, unknown>;
-    if (v.keyword === 'additionalProperties') return `${where}.${String(params.additionalProperty)} is not a known field`;
-    if (v.keyword === 'required') return `${where}.${String(params.missingProperty)} is required`;
-    return `${where} ${v.message ?? 'is invalid'}`;
-  });
-  return { message: details.join('; ') || err.message, errors: details };
+    if (summary.has(v)) details.push(summary.get(v) as string);
+    else if (v.keyword === 'additionalProperties') details.push(`${where}.${String(params.additionalProperty)} is not a known field`);
+    else if (v.keyword === 'required') details.push(`${where}.${String(params.missingProperty)} is required`);
+    else details.push(`${where} ${v.message ?? 'is invalid'}`);
+  }
+  const unique = [...new Set(details)];
+  return { message: unique.join('; ') || err.message, errors: unique };
 }
 
 /**

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { registerCloudCommands } from './cloud.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -81,6 +82,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  registerCloudCommands(program);
   await program.parseAsync(argv);
 }
 

@@ -20,7 +20,7 @@ export async function runPipelineCommand(projectDir: string, pipelineUuid: strin
     return 2;
   }
   const store = await openStore({ url: resolveDatabaseUrl(process.env, project.dataDir) });
-  const stack = await createEngineStack({ project, store, instanceId: `cli-${process.pid}` });
+  const stack = await createEngineStack({ project, store, instanceId: `cli-${process.pid}`, adopt: false });
   const blocks = runnableBlocks(pipeline).map((b) => b.uuid);
   const view = new ProgressView(pipeline.uuid, blocks, process.stdout);
   const onSignal = () => void stack.engine.cancelRun(runId);

@@ -19,7 +19,7 @@ import { Semaphore } from './semaphore.js';
 import { executeBlockRun, runPartition, runPipelineUuid, type BlockRunOutcome } from './executeBlock.js';
 import { executionPartition } from '../variables/layout.js';
 import { pipelineLogPath, LogFile, formatLogLine } from './logs.js';
-import { ACTIVE_RUN, type BlockRunStatus, type RunStatus } from './statuses.js';
+import { ACTIVE_RUN, FINISHED_RUN, PENDING_BLOCK, type BlockRunStatus, type RunStatus } from './statuses.js';
 
 export interface EngineOptions {
   project: Project;
@@ -31,8 +31,19 @@ export interface EngineOptions {
   getSecret: (name: string) => Promise<string | undefined>;
   /** Seconds between ownership heartbeats of running runs (default 10). */
   heartbeatSeconds?: number;
-  /** A run whose owner has not sent a heartbeat for this long is adopted by another server (default 60). */
+  /**
+   * A running run whose owner has not sent a heartbeat for this many seconds is adopted by another server
+   * (default 60). Must be comfortably above `heartbeatSeconds`.
+   */
   orphanAfterSeconds?: number;
+}
+
+export interface EngineStartOptions {
+  /**
+   * Adopt orphaned runs of dead servers, at start and on every heartbeat (default true). `blockflow run`
+   * passes false: a one-shot command must not take over a server's runs it would abandon when it exits.
+   */
+  adopt?: boolean;
 }
 
 export interface CreateRunInput {
@@ -55,6 +66,10 @@ interface ActiveRun {
   schedule: ScheduleRow | null;
   controllers: Map<number, AbortController>;
   timeoutTimer?: NodeJS.Timeout;
+  /** Where this run's pipeline.log goes (the partition never changes during a run). */
+  pipelineLog: string;
+  /** The run's row as loaded; blocks read only fields fixed at creation (variables, dates, schedule). */
+  run: PipelineRunRow;
 }
 
 export class RunNotFoundError extends Error {}
@@ -63,7 +78,9 @@ export class Engine extends EventEmitter {
   private readonly slots: Semaphore;
   private readonly active = new Map<number, ActiveRun>();
   private readonly pumpChains = new Map<number, Promise<void>>();
+  private readonly dispatches = new Set<Promise<void>>();
   private heartbeatTimer?: NodeJS.Timeout;
+  private ticking = false;
   private closed = false;
 
   constructor(private readonly options: EngineOptions) {
@@ -80,15 +97,41 @@ export class Engine extends EventEmitter {
   }
 
   /** Adopts orphaned runs and starts the heartbeat. Call once at server start. */
-  async start(): Promise<void> {
+  async start(options: EngineStartOptions = {}): Promise<void> {
+    const adopt = options.adopt !== false;
     const every = (this.options.heartbeatSeconds ?? 10) * 1000;
-    this.heartbeatTimer = setInterval(() => {
-      void this.store.pipelineRuns.heartbeat(this.options.instanceId).catch(() => undefined);
-    }, every);
+    this.heartbeatTimer = setInterval(() => void this.tick(adopt), every);
     this.heartbeatTimer.unref();
-    await this.recover();
+    if (adopt) await this.recover();
   }
 
+  /**
+   * One heartbeat: marks this server's runs alive, stops code of runs that another server (or a direct store
+   * write) moved to a final status, and adopts runs of servers that stopped sending heartbeats.
+   */
+  private async tick(adopt: boolean): Promise<void> {
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.store.pipelineRuns.heartbeat(this.options.instanceId);
+      const ids = [...this.active.keys()];
+      if (ids.length) {
+        for (const run of await this.store.pipelineRuns.getMany(ids)) {
+          if (run.status !== 'running' && run.status !== 'initial') this.stopCode(run.id, `pipeline run ${run.status}`);
+        }
+      }
+      if (adopt) await this.recover();
+    } catch {
+      // A failed heartbeat (database briefly unreachable) is retried on the next tick.
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /**
+   * Stops executing: running block code is killed, but block runs stay `running` in the database and the runs'
+   * heartbeats are set to the epoch, so the next server (or another live one) adopts and finishes them at once.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -96,7 +139,8 @@ export class Engine extends EventEmitter {
       if (run.timeoutTimer) clearTimeout(run.timeoutTimer);
       for (const c of run.controllers.values()) c.abort(new Error('server shutting down'));
     }
-    await Promise.allSettled([...this.pumpChains.values()]);
+    await Promise.allSettled([...this.pumpChains.values(), ...this.dispatches]);
+    await this.store.pipelineRuns.heartbeat(this.options.instanceId, new Date(0)).catch(() => undefined);
   }
 
   /**
@@ -158,19 +202,29 @@ export class Engine extends EventEmitter {
     return true;
   }
 
-  /** Cancels a run: initial/running -> cancelled; its unfinished block runs too, and their code is stopped. */
+  /**
+   * Ends a run early: initial/running -> `status` (cancelled by a user; failed or cancelled by a run timeout).
+   * Its unfinished block runs become cancelled and their code is killed before this resolves.
+   */
   async cancelRun(runId: number, status: 'cancelled' | 'failed' = 'cancelled'): Promise<boolean> {
     const won = await this.store.pipelineRuns.transition(runId, [...ACTIVE_RUN], status, { completed_at: new Date() });
     if (!won) return false;
-    await this.store.blockRuns.transitionAll(runId, ['initial', 'queued', 'running'], 'cancelled', { completed_at: new Date() });
-    const active = this.active.get(runId);
-    if (active) {
-      for (const controller of active.controllers.values()) controller.abort(new Error(`pipeline run ${status}`));
-    }
-    this.log(runId, 'INFO', `Pipeline run ${runId} ${status}.`);
+    this.stopCode(runId, `pipeline run ${status}`);
+    const pending = (await this.store.blockRuns.listForRun(runId)).filter((b) => PENDING_BLOCK.includes(b.status as BlockRunStatus));
+    await this.store.blockRuns.transitionAll(runId, [...PENDING_BLOCK], 'cancelled', { completed_at: new Date() });
+    for (const b of pending) this.emitEvent({ type: 'block', runId, blockRunId: b.id, blockUuid: b.block_uuid, status: 'cancelled' });
+    this.log(runId, status === 'cancelled' ? 'INFO' : 'ERROR', `Pipeline run ${runId} ${status}.`);
     this.emitEvent({ type: 'run', runId, status });
     this.finishActive(runId);
     return true;
+  }
+
+  /** Aborts every block of the run executing here (the runtimes kill the code on abort). */
+  private stopCode(runId: number, reason: string): void {
+    const active = this.active.get(runId);
+    if (!active) return;
+    if (active.timeoutTimer) clearTimeout(active.timeoutTimer);
+    for (const controller of active.controllers.values()) controller.abort(new Error(reason));
   }
 
   /**
@@ -203,7 +257,7 @@ export class Engine extends EventEmitter {
   waitForRun(runId: number): Promise<RunStatus> {
     return new Promise((resolve, reject) => {
       const listener = (event: EngineEvent) => {
-        if (event.type === 'run' && event.runId === runId && ['completed', 'failed', 'cancelled'].includes(event.status)) {
+        if (event.type === 'run' && event.runId === runId && FINISHED_RUN.includes(event.status)) {
           this.off('event', listener);
           resolve(event.status);
         }
@@ -213,7 +267,7 @@ export class Engine extends EventEmitter {
         if (!run) {
           this.off('event', listener);
           reject(new RunNotFoundError(`Pipeline run ${runId} not found.`));
-        } else if (['completed', 'failed', 'cancelled'].includes(run.status)) {
+        } else if (FINISHED_RUN.includes(run.status as RunStatus)) {
           this.off('event', listener);
           resolve(run.status as RunStatus);
         }
@@ -232,7 +286,13 @@ export class Engine extends EventEmitter {
     if (!run) return undefined;
     const pipeline = loadPipeline(this.project, runPipelineUuid(run));
     const schedule = run.pipeline_schedule_id ? (await this.store.schedules.get(run.pipeline_schedule_id)) ?? null : null;
-    const entry: ActiveRun = { pipeline, schedule, controllers: new Map() };
+    const entry: ActiveRun = {
+      pipeline,
+      schedule,
+      controllers: new Map(),
+      pipelineLog: pipelineLogPath(this.project.dataDir, pipeline.uuid, runPartition(run)),
+      run,
+    };
     const timeout = Number(schedule?.settings?.timeout ?? 0);
     if (timeout > 0) {
       const startedAt = run.started_at ? new Date(run.started_at).getTime() : Date.now();
@@ -269,7 +329,10 @@ export class Engine extends EventEmitter {
 
   private async planOnce(runId: number): Promise<void> {
     const run = await this.store.pipelineRuns.get(runId);
-    if (!run || run.status !== 'running') return;
+    if (!run || run.status !== 'running') {
+      this.finishActive(runId);
+      return;
+    }
     const entry = await this.ensureActive(runId);
     if (!entry) return;
     const blockRuns = await this.store.blockRuns.listForRun(runId);
@@ -302,7 +365,11 @@ export class Engine extends EventEmitter {
 
     for (const uuid of decision.queue) {
       const blockRun = byUuid.get(uuid)!;
-      if (await this.setBlock(runId, blockRun, ['initial'], 'queued')) void this.dispatch(runId, entry, blockRun.id, uuid);
+      if (await this.setBlock(runId, blockRun, ['initial'], 'queued')) {
+        const work = this.dispatch(runId, entry, blockRun.id, uuid);
+        this.dispatches.add(work);
+        void work.finally(() => this.dispatches.delete(work));
+      }
     }
   }
 
@@ -318,11 +385,11 @@ export class Engine extends EventEmitter {
     const release = await this.slots.acquire();
     try {
       if (controller.signal.aborted) return;
-      const started = await this.store.blockRuns.transition(blockRunId, ['queued'], 'running', { started_at: new Date(), owner_id: this.options.instanceId });
+      // The first attempt is counted in the same UPDATE; retries count theirs (executeBlock.ts).
+      const started = await this.store.blockRuns.transition(blockRunId, ['queued'], 'running', { started_at: new Date(), owner_id: this.options.instanceId, attempts: 1 });
       if (!started) return;
       this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: 'running' });
-      const run = await this.store.pipelineRuns.get(runId);
-      if (!run) return;
+      const run = entry.run;
       const outcome: BlockRunOutcome = await executeBlockRun({
         project: this.project,
         store: this.store,
@@ -335,13 +402,14 @@ export class Engine extends EventEmitter {
         signal: controller.signal,
         getSecret: this.options.getSecret,
       });
+      // Whoever aborted (cancel, run timeout, retry_blocks, shutdown) owns the block run's status from here.
+      if (controller.signal.aborted) return;
       const patch = { completed_at: new Date(), metrics: outcome.metrics ?? null };
-      if (outcome.status === 'cancelled') {
-        await this.store.blockRuns.transition(blockRunId, ['running'], 'cancelled', patch);
-      } else if (await this.store.blockRuns.transition(blockRunId, ['running'], outcome.status, patch)) {
+      if (await this.store.blockRuns.transition(blockRunId, ['running'], outcome.status, patch)) {
         this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: outcome.status, error: outcome.errorMessage });
       }
     } catch (err) {
+      if (controller.signal.aborted) return;
       this.log(runId, 'ERROR', `Block ${blockUuid} could not be executed: ${(err as Error).message}`);
       const metrics = { error: { error: (err as Error).message, errors: [], message: (err as Error).message } };
       if (await this.store.blockRuns.transition(blockRunId, ['queued', 'running'], 'failed', { completed_at: new Date(), metrics })) {
@@ -349,18 +417,23 @@ export class Engine extends EventEmitter {
       }
     } finally {
       release();
-      entry.controllers.delete(blockRunId);
+      if (entry.controllers.get(blockRunId) === controller) entry.controllers.delete(blockRunId);
       this.pump(runId);
     }
   }
 
-  /** Appends a line to the run's pipeline.log. */
+  /** Appends a line to the run's pipeline.log (a few lines per run, so each opens and closes the file). */
   private log(runId: number, level: 'INFO' | 'ERROR', message: string): void {
     void (async () => {
-      const run = await this.store.pipelineRuns.get(runId);
-      if (!run) return;
-      const uuid = runPipelineUuid(run);
-      const file = new LogFile(pipelineLogPath(this.project.dataDir, uuid, runPartition(run)));
+      let path = this.active.get(runId)?.pipelineLog;
+      let uuid = this.active.get(runId)?.pipeline.uuid;
+      if (!path || !uuid) {
+        const run = await this.store.pipelineRuns.get(runId);
+        if (!run) return;
+        uuid = runPipelineUuid(run);
+        path = pipelineLogPath(this.project.dataDir, uuid, runPartition(run));
+      }
+      const file = new LogFile(path);
       file.write(formatLogLine({ level, message, timestamp: Date.now() / 1000 }, { pipeline_uuid: uuid, pipeline_run_id: runId }));
       await file.close();
     })().catch(() => undefined);

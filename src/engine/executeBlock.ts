@@ -134,9 +134,12 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
       const cond = findBlock(pipeline, uuid);
       if (!cond) continue;
       const result = await (await runtimeFor(cond)).run(request(cond, 'condition'));
+      if (signal.aborted) return { status: 'cancelled' };
+      // As Mage: a condition that raises counts as false.
       if (!result.ok) {
-        log.error(`Condition ${uuid} failed: ${result.error.exception}: ${result.error.message}`);
-        return { status: 'failed', metrics: errorMetrics(result.error), errorMessage: result.error.message };
+        log.error(`Failed to execute conditional block ${uuid} for block ${blockUuid}: ${result.error.exception}: ${result.error.message}`);
+        log.info(`Conditional block(s) returned false for ${blockUuid}; ${blockUuid} and its downstream blocks are skipped.`);
+        return { status: 'condition_failed' };
       }
       if (result.conditionResult === false) {
         log.info(`Condition ${uuid} evaluated to false; ${blockUuid} and its downstream blocks are skipped.`);
@@ -153,6 +156,7 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
         const wait = retryDelaySeconds(retry, attempt);
         log.info(`Retrying block ${blockUuid} (attempt ${attempt + 1} of ${retry.retries + 1}) in ${wait} seconds.`);
         await sleep(wait * 1000, signal);
+        if (signal.aborted) return { status: 'cancelled' };
         await input.store.blockRuns.recordAttempt(input.blockRunId, attempt + 1);
       }
       if (signal.aborted) return { status: 'cancelled' };
@@ -164,12 +168,15 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
       if (result.error.type === 'cancelled' || signal.aborted) return { status: 'cancelled' };
       log.error(`${result.error.exception}: ${result.error.message}\n${result.error.traceback.join('\n')}`);
     }
+    // Callbacks run after the last attempt; as Mage, a failing callback is logged and changes nothing.
     const callbackMode: BlockMode = result?.ok ? 'on_success' : 'on_failure';
     for (const uuid of block.callback_blocks ?? []) {
       const callback = findBlock(pipeline, uuid);
-      if (!callback) continue;
-      const cb = await (await runtimeFor(callback)).run(request(callback, callbackMode, { runTests: false }));
-      if (!cb.ok) log.error(`Callback ${uuid} (${callbackMode}) failed: ${cb.error.exception}: ${cb.error.message}`);
+      if (!callback || signal.aborted) continue;
+      const kwargs = { ...kwargsFor(block) };
+      if (result && !result.ok) kwargs.__error = `${result.error.exception}: ${result.error.message}`;
+      const cb = await (await runtimeFor(callback)).run(request(callback, callbackMode, { runTests: false, kwargs }));
+      if (!cb.ok) log.error(`Failed to execute ${callbackMode} callback block ${uuid} for block ${blockUuid}: ${cb.error.exception}: ${cb.error.message}`);
     }
     if (result?.ok) {
       log.info(`Block ${blockUuid} completed with ${result.outputCount} output(s).`);

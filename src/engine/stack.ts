@@ -20,11 +20,27 @@ export interface EngineStackOptions {
   project: Project;
   store: Store;
   instanceId: string;
-  /** Adopt orphaned runs and start heartbeats (default true). */
+  /** Start heartbeats (and adoption, see `adopt`) now (default true). */
   start?: boolean;
+  /** Adopt runs of dead servers (default true; `blockflow run` passes false). */
+  adopt?: boolean;
+  /**
+   * Environment read for the engine's timing: `BLOCKFLOW_HEARTBEAT_SECONDS` (default 10) and
+   * `BLOCKFLOW_ORPHAN_AFTER_SECONDS` (default 60: a running run whose server has sent no heartbeat for this
+   * long is adopted). Default: `process.env`.
+   */
+  env?: NodeJS.ProcessEnv;
+}
+
+function positiveSeconds(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds, got "${value}".`);
+  return n;
 }
 
 export async function createEngineStack(options: EngineStackOptions): Promise<EngineStack> {
+  const env = options.env ?? process.env;
   const runtimes = new RuntimeRegistry();
   registerDefaultRuntimes(runtimes, options.project);
   const secrets = new SecretResolver(options.store, SecretBox.load(options.project.dataDir), options.project.name);
@@ -34,8 +50,10 @@ export async function createEngineStack(options: EngineStackOptions): Promise<En
     runtimes,
     instanceId: options.instanceId,
     getSecret: (name) => secrets.get(name),
+    heartbeatSeconds: positiveSeconds(env.BLOCKFLOW_HEARTBEAT_SECONDS, 'BLOCKFLOW_HEARTBEAT_SECONDS'),
+    orphanAfterSeconds: positiveSeconds(env.BLOCKFLOW_ORPHAN_AFTER_SECONDS, 'BLOCKFLOW_ORPHAN_AFTER_SECONDS'),
   });
-  if (options.start !== false) await engine.start();
+  if (options.start !== false) await engine.start({ adopt: options.adopt });
   return {
     engine,
     runtimes,

@@ -38,7 +38,7 @@ export interface RunningServer {
 
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
-  const project = loadProject(options.projectDir);
+  const project = loadProject(options.projectDir, env);
   ensureProjectUuid(project);
   const store = await openStore({ url: resolveDatabaseUrl(env, project.dataDir) });
   const settings = settingsFromEnv(project.dataDir, env);

@@ -1,10 +1,12 @@
 /**
  * The long-lived services of a cluster server, started after the store and stopped before it. Each service
  * registers itself on `ctx.services` under a fixed name so resource modules can find it:
- * `engine` (run engine), `runtimes` (warm block runtimes), `secrets` (secret resolver).
+ * `engine` (run engine), `runtimes` (warm block runtimes), `secrets` (secret resolver), `scheduler` (triggers,
+ * see src/scheduler/service.ts).
  */
 import type { AppContext } from '../api/context.js';
 import { createEngineStack } from '../engine/stack.js';
+import { SchedulerService } from '../scheduler/service.js';
 
 export interface Services {
   close(): Promise<void>;
@@ -29,6 +31,12 @@ export async function startServices(ctx: AppContext, options: ServiceOptions): P
       process.stderr.write(`[runtimes] ${language} runtime failed to start: ${(err as Error).message}\n`);
     });
   }
+  // Every server starts the runs asked of it (API triggers, events, backfills); `scheduler: false`
+  // (INSTANCE_TYPE=web_server) only keeps it out of the leader election for time triggers.
+  const scheduler = new SchedulerService({ project: ctx.project, store: ctx.store, engine: stack.engine, loop: options.scheduler });
+  await scheduler.start();
+  stops.push(() => scheduler.stop());
+  ctx.services.scheduler = scheduler;
   return {
     async close() {
       for (const stop of stops.reverse()) await stop();

@@ -103,22 +103,35 @@ export default async function blockRunRoutes(app: App, ctx: AppContext): Promise
         connection: 'keep-alive',
         'access-control-allow-origin': '*',
       });
-      const send = (event: string, data: string) => res.write(`event: ${event}\ndata: ${data.replaceAll('\n', '\ndata: ')}\n\n`);
+      // `ended` guards every write: the end event and the status check below can both finish the stream, and
+      // a client may disconnect at any time; writing to an ended response would raise.
+      let ended = false;
+      const send = (event: string, data: string) => {
+        if (!ended) res.write(`event: ${event}\ndata: ${data.replaceAll('\n', '\ndata: ')}\n\n`);
+      };
       const pending: string[] = [];
       let replaying = true;
       const onLine = (line: string) => (replaying ? pending.push(line) : send('log', line));
       const finish = () => {
         send('end', JSON.stringify({ block_run_id: blockRun.id }));
         cleanup();
-        res.end();
+        if (!ended) res.end();
+        ended = true;
       };
       const cleanup = () => {
         logBus.off(`block_run:${blockRun.id}`, onLine);
         logBus.off(`end:${blockRun.id}`, finish);
       };
+      res.on('error', () => {
+        ended = true;
+        cleanup();
+      });
       logBus.on(`block_run:${blockRun.id}`, onLine);
       logBus.on(`end:${blockRun.id}`, finish);
-      request.raw.on('close', cleanup);
+      res.on('close', () => {
+        ended = true;
+        cleanup();
+      });
       // Replay what is already in the file, then switch to live lines (buffered meanwhile, de-duplicated).
       let history = '';
       try {

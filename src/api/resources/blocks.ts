@@ -6,13 +6,13 @@
 import { Type } from 'typebox';
 import type { App } from '../app.js';
 import type { AppContext } from '../context.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, notFound, recordInvalid } from '../errors.js';
 import { itemEnvelope, listEnvelope } from '../envelope.js';
 import { flag, pageList, paging, splitMageQuery, stringList } from '../query.js';
 import { mapProjectErrors } from '../projectErrors.js';
 import { presentBlock } from './pipelinePresenter.js';
 import { allBlocks, findBlock, loadPipeline } from '../../project/pipeline.js';
-import { addBlock, removeBlock, updateBlock, writeBlockContent, BLOCK_LANGUAGES, BLOCK_TYPES, BLOCK_COLORS } from '../../project/blocks.js';
+import { addBlock, removeBlock, updateBlock, writeBlockContent, BLOCK_LANGUAGES, BLOCK_TYPES, BLOCK_COLORS, BlockNotFoundError } from '../../project/blocks.js';
 
 const PipelineParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 255 }) });
 const BlockParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 255 }), '*': Type.String({ minLength: 1, maxLength: 1000 }) });
@@ -87,6 +87,21 @@ const BlockUpdate = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Runs a block edit whose target block is known to exist: a missing block can then only be one the payload
+ * links to, which is an invalid payload (422), not a missing resource (404).
+ */
+async function editWithLinks<T>(fn: () => T): Promise<T> {
+  return mapProjectErrors(() => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) throw recordInvalid(`${err.message} Only blocks of this pipeline can be linked.`);
+      throw err;
+    }
+  });
+}
+
 export default async function blockRoutes(app: App, ctx: AppContext): Promise<void> {
   const { project } = ctx;
   const load = (uuid: string) => mapProjectErrors(() => loadPipeline(project, uuid));
@@ -129,7 +144,7 @@ export default async function blockRoutes(app: App, ctx: AppContext): Promise<vo
       if (!input.name && !input.uuid) throw badRequest('block.name (or block.uuid) is required.');
       const pipeline = await load(request.params.uuid);
       const configuration = { ...(input.config ?? {}), ...(input.configuration ?? {}) };
-      const result = await mapProjectErrors(() =>
+      const result = await editWithLinks(() =>
         addBlock(project, pipeline, {
           name: input.name,
           uuid: input.uuid,
@@ -158,7 +173,7 @@ export default async function blockRoutes(app: App, ctx: AppContext): Promise<vo
     async (request) => {
       const { pipeline, block } = await blockOf(request.params.uuid, request.params['*']);
       const { content, uuid: _ignored, ...patch } = request.body.block;
-      const updated = await mapProjectErrors(() => {
+      const updated = await editWithLinks(() => {
         const b = updateBlock(project, pipeline, block.uuid, patch);
         if (content !== undefined) writeBlockContent(project, b, content);
         return b;

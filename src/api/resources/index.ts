@@ -12,6 +12,13 @@ import secretRoutes from './secrets.js';
 import pipelineRunRoutes from './pipelineRuns.js';
 import blockRunRoutes from './blockRuns.js';
 import logRoutes from './logs.js';
+import pipelineScheduleRoutes from './pipelineSchedules.js';
+import apiTriggerRoutes from './apiTrigger.js';
+import eventRoutes from './events.js';
+import backfillRoutes from './backfills.js';
+import schedulerRoutes from './schedulers.js';
+import pipelineTriggerRoutes from './pipelineTriggers.js';
+import runRoutes from './runs.js';
 
 export type ResourceModule = (app: App, ctx: AppContext) => Promise<void>;
 
@@ -27,4 +34,11 @@ export const resourceModules: ResourceModule[] = [
   pipelineRunRoutes,
   blockRunRoutes,
   logRoutes,
+  pipelineScheduleRoutes,
+  apiTriggerRoutes,
+  eventRoutes,
+  backfillRoutes,
+  schedulerRoutes,
+  pipelineTriggerRoutes,
+  runRoutes,
 ];

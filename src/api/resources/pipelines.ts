@@ -16,9 +16,12 @@ import {
   deletePipeline,
   listPipelineUuids,
   loadPipeline,
+  pipelineExists,
+  PipelineExistsError,
   savePipeline,
   type PipelineConfig,
 } from '../../project/pipeline.js';
+import { cleanName } from '../../project/names.js';
 import { PIPELINE_TYPES } from '../../project/blockTypes.js';
 import type { Project } from '../../project/projectConfig.js';
 import { applyPipelineUpdate } from '../../project/blocks.js';
@@ -198,10 +201,24 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
     async (request) => {
       const q = splitMageQuery(request.query as Record<string, unknown>);
       const payload = request.body.pipeline as Record<string, unknown>;
+      const updateContent = flag(q, 'update_content', false);
       const before = await mapProjectErrors(() => loadPipeline(project, request.params.uuid));
-      const { status, pipeline_runs: runs, pipeline_schedule_id: scheduleId, ...fields } = payload;
-      const updated = await mapProjectErrors(() => applyPipelineUpdate(project, before, fields, { updateContent: flag(q, 'update_content', false) }));
-      if (updated.uuid !== before.uuid) await ctx.store.renamePipeline(before.uuid, updated.uuid);
+      // applyPipelineUpdate commits into the object it is given, so the old uuid is kept aside for the rename.
+      const oldUuid = before.uuid;
+      const { status, pipeline_runs: runs, pipeline_schedule_id: scheduleId, name, ...fields } = payload;
+      // The rename goes last, so a refused field or block edit leaves the folder where the database expects it;
+      // the new name is checked first, so a refused rename leaves the other fields unsaved.
+      const updated = await mapProjectErrors(() => {
+        if (typeof name === 'string' && name !== before.name) {
+          const newUuid = cleanName(name);
+          if (newUuid !== oldUuid && pipelineExists(project, newUuid)) {
+            throw new PipelineExistsError(newUuid, `Pipeline ${newUuid} already exists. Choose a different name.`);
+          }
+        }
+        const edited = applyPipelineUpdate(project, before, fields, { updateContent });
+        return name === undefined ? edited : applyPipelineUpdate(project, edited, { name });
+      });
+      if (updated.uuid !== oldUuid) await ctx.store.renamePipeline(oldUuid, updated.uuid);
       if (status === 'active' || status === 'inactive') {
         for (const s of await ctx.store.schedules.listForPipeline(updated.uuid)) {
           if (s.status !== status) await ctx.store.schedules.update(s.id, { status, ...(status === 'active' ? { last_enabled_at: new Date() } : {}) });

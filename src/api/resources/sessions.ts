@@ -77,6 +77,10 @@ export default async function sessionRoutes(app: App, ctx: AppContext): Promise<
     '/api/sessions/:id',
     {
       config: { resource: 'sessions', action: 'update' },
+      // Logging out needs no payload; a bare `PUT /api/sessions/1` is validated as `{}`.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['sessions'],
         summary: 'Log out: expires the token used for this request.',

@@ -113,6 +113,10 @@ export default async function userRoutes(app: App, ctx: AppContext): Promise<voi
       const input = request.body.user;
       const actor = request.auth;
       const isSelf = actor.user?.id === target.id;
+      const targetRole = roleOf(target);
+      if (!isSelf && !atLeast(actor.role, targetRole)) {
+        throw forbidden(`You are ${actor.role}; only the ${targetRole} themself can edit a user with the ${targetRole} role.`);
+      }
       const patch: Partial<UserRow> = {};
       const bits = requestedBits(input);
       if (bits !== undefined && bits !== target.roles) {
