@@ -221,7 +221,13 @@ export class PythonRuntime implements BlockRuntime {
     if (timer) clearTimeout(timer);
     request.signal?.removeEventListener('abort', onAbort);
     pending.resolve(result);
-    if (!worker.alive || this.closed) return;
+    if (this.closed) return;
+    if (!worker.alive) {
+      // A killed worker (timeout, abort) is replaced now, not when its exit is noticed, so the next requests
+      // never wait for a process that is going away.
+      if (this.workers.delete(worker) && !this.startError) void this.fillPool().catch((error: unknown) => this.failQueue(error));
+      return;
+    }
     if (worker.busy) return;
     if (worker.requestsServed >= this.maxRequests) {
       this.workers.delete(worker);
