@@ -12,7 +12,8 @@ import type { Store } from '../store/db.js';
 import type { PipelineRunRow } from '../store/pipelineRuns.js';
 import type { BlockRunRow } from '../store/blockRuns.js';
 import type { ScheduleRow } from '../store/schedules.js';
-import { loadPipeline, type PipelineConfig } from '../project/pipeline.js';
+import type { PipelineConfig } from '../project/pipeline.js';
+import { PipelineConfigCache } from '../project/pipelineConfigCache.js';
 import type { RuntimeRegistry } from '../runtimes/registry.js';
 import { decide } from './plan.js';
 import { Semaphore } from './semaphore.js';
@@ -82,10 +83,13 @@ export class Engine extends EventEmitter {
   private heartbeatTimer?: NodeJS.Timeout;
   private ticking = false;
   private closed = false;
+  /** Parsed pipeline configs, shared with the scheduler; re-read when a metadata.yaml changes. */
+  readonly pipelines: PipelineConfigCache;
 
   constructor(private readonly options: EngineOptions) {
     super();
     this.slots = new Semaphore(options.project.queueConcurrency);
+    this.pipelines = new PipelineConfigCache(options.project);
   }
 
   get store(): Store {
@@ -161,7 +165,7 @@ export class Engine extends EventEmitter {
 
   /** Creates a run and its block runs (status initial); starts it unless `start: false`. */
   async createRun(input: CreateRunInput): Promise<PipelineRunRow> {
-    const pipeline = loadPipeline(this.project, input.pipelineUuid);
+    const pipeline = this.pipelines.get(input.pipelineUuid);
     const executionDate = input.executionDate ?? new Date();
     const variables = { ...(input.variables ?? {}) };
     if (typeof variables.execution_partition !== 'string') {
@@ -192,7 +196,7 @@ export class Engine extends EventEmitter {
     if (!won) return false;
     const runRow = await this.store.pipelineRuns.get(runId);
     if (runRow && (await this.store.blockRuns.countForRun(runId)) === 0) {
-      const pipeline = loadPipeline(this.project, runPipelineUuid(runRow));
+      const pipeline = this.pipelines.get(runPipelineUuid(runRow));
       await this.store.blockRuns.createForRun(runId, runnableBlocks(pipeline).map((b) => b.uuid));
     }
     this.emitEvent({ type: 'run', runId, status: 'running' });
@@ -234,7 +238,7 @@ export class Engine extends EventEmitter {
   async retryBlocks(runId: number, fromBlockUuid?: string): Promise<void> {
     const run = await this.store.pipelineRuns.get(runId);
     if (!run) throw new RunNotFoundError(`Pipeline run ${runId} not found.`);
-    const pipeline = loadPipeline(this.project, runPipelineUuid(run));
+    const pipeline = this.pipelines.get(runPipelineUuid(run));
     const blockRuns = await this.store.blockRuns.listForRun(runId);
     let targets: BlockRunRow[];
     if (fromBlockUuid) {
@@ -284,7 +288,7 @@ export class Engine extends EventEmitter {
     if (existing) return existing;
     const run = await this.store.pipelineRuns.get(runId);
     if (!run) return undefined;
-    const pipeline = loadPipeline(this.project, runPipelineUuid(run));
+    const pipeline = this.pipelines.get(runPipelineUuid(run));
     const schedule = run.pipeline_schedule_id ? (await this.store.schedules.get(run.pipeline_schedule_id)) ?? null : null;
     const entry: ActiveRun = {
       pipeline,

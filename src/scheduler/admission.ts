@@ -16,7 +16,7 @@ import type { Store } from '../store/db.js';
 import type { PipelineRunRow } from '../store/pipelineRuns.js';
 import type { ScheduleRow } from '../store/schedules.js';
 import { DuplicateRunError } from '../store/errors.js';
-import { PipelineCache } from './pipelineCache.js';
+import { PipelineConfigCache } from '../project/pipelineConfigCache.js';
 import { hasActiveRun, runningCounts, waitingRuns } from './queries.js';
 import { hasLimits, runLimits } from './triggerConfig.js';
 
@@ -38,7 +38,7 @@ export interface AdmitResult {
 export interface AdmissionOptions {
   store: Store;
   engine: Engine;
-  pipelines: PipelineCache;
+  pipelines: PipelineConfigCache;
   /** Called for every run this module created (for SLA timers and activity). */
   onCreated?: (run: PipelineRunRow, schedule: ScheduleRow) => void;
 }

@@ -34,7 +34,7 @@ import { DuplicateRunError } from '../store/errors.js';
 import { Admission, type TriggerRunInput } from './admission.js';
 import { BackfillRunner } from './backfillRunner.js';
 import { leaderLockFor, type LeaderLock } from './leaderLock.js';
-import { PipelineCache } from './pipelineCache.js';
+import type { PipelineConfigCache } from '../project/pipelineConfigCache.js';
 import { lastExecutionDates, markPassedSla, pipelinesWithWaitingRuns, runKey, runKeysSince, schedulesFingerprint, slaCandidates } from './queries.js';
 import { currentExecutionDate, isRecurring, toParsedInterval } from './schedule.js';
 import { catchUpOf } from './triggerConfig.js';
@@ -74,7 +74,7 @@ export class SchedulerService extends EventEmitter {
   readonly admission: Admission;
   readonly files: TriggerFileSync;
   readonly backfills: BackfillRunner;
-  readonly pipelines: PipelineCache;
+  readonly pipelines: PipelineConfigCache;
   /** Problems of single triggers (bad interval, missing pipeline), by trigger id. */
   readonly errors = new Map<number, string>();
   lastError: string | null = null;
@@ -104,7 +104,7 @@ export class SchedulerService extends EventEmitter {
     super();
     this.clock = options.now ?? (() => new Date());
     this.lock = options.lock ?? leaderLockFor(options.store, options.project.projectUuid ?? options.project.name);
-    this.pipelines = new PipelineCache(options.project);
+    this.pipelines = options.engine.pipelines;
     this.admission = new Admission({
       store: options.store,
       engine: options.engine,

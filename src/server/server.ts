@@ -40,7 +40,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const env = options.env ?? process.env;
   const project = loadProject(options.projectDir, env);
   ensureProjectUuid(project);
-  const store = await openStore({ url: resolveDatabaseUrl(env, project.dataDir) });
+  const store = await openStore({ url: resolveDatabaseUrl(env, project.dataDir), env });
   const settings = settingsFromEnv(project.dataDir, env);
   const owner = settings.requireAuth ? await ensureOwner(store, env) : { created: false, email: '', username: '' };
   const ctx: AppContext = { project, store, settings, services: {} };

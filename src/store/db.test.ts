@@ -27,6 +27,43 @@ describe('resolveDatabaseUrl', () => {
   });
 });
 
+describe('SQLite durability and prepared statements', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'blockflow-sync-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const synchronous = async (env: NodeJS.ProcessEnv, file: string) => {
+    const store = await openStore({ sqlitePath: join(dir, file), env });
+    try {
+      return Number(Object.values((await sql.raw('pragma synchronous').execute(store.db)).rows[0] as object)[0]);
+    } finally {
+      await store.close();
+    }
+  };
+
+  it('uses synchronous=NORMAL by default and FULL when BLOCKFLOW_SQLITE_SYNCHRONOUS asks; refuses other values', async () => {
+    assert.equal(await synchronous({}, 'a.db'), 1);
+    assert.equal(await synchronous({ BLOCKFLOW_SQLITE_SYNCHRONOUS: 'full' }, 'b.db'), 2);
+    await assert.rejects(openStore({ sqlitePath: join(dir, 'c.db'), env: { BLOCKFLOW_SQLITE_SYNCHRONOUS: 'OFF' } }), /must be NORMAL or FULL; got "OFF"/);
+  });
+
+  it('answers correctly past the statement cache bound, with reused statements and after a schema change', async () => {
+    const store = await openStore({ sqlitePath: join(dir, 'cache.db'), env: {} });
+    try {
+      // Each distinct list length is a distinct SQL text: 700 of them evict the oldest cached statements.
+      for (let n = 1; n <= 700; n++) {
+        const ids = Array.from({ length: n }, (_, i) => i + 1);
+        const rows = await store.db.selectFrom('user').select('id').where('id', 'in', ids).execute();
+        assert.equal(rows.length, 0);
+      }
+      const user = await store.users.create({ username: 'cached' });
+      for (let i = 0; i < 3; i++) assert.equal((await store.users.getById(user.id))?.username, 'cached');
+      await sql.raw('alter table "user" add column "extra_for_test" text').execute(store.db);
+      assert.equal((await store.users.getById(user.id))?.username, 'cached');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 forEachDialect('openStore', (open, dialect) => {
   it('reports its dialect and opens the SQLite file with WAL, busy_timeout and foreign keys', async () => {
     const store = await open();

@@ -58,6 +58,8 @@ export interface OpenStoreOptions {
   sqlitePath?: string;
   /** Largest number of pooled PostgreSQL connections. Default 10. Ignored for SQLite (one connection). */
   poolSize?: number;
+  /** The environment `BLOCKFLOW_SQLITE_SYNCHRONOUS` is read from (see sqliteSynchronous). Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The repositories, bound either to the store's connection or to one open transaction. */
@@ -139,8 +141,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     sqliteFile.pragma('busy_timeout = 5000');
     sqliteFile.pragma('journal_mode = WAL');
     sqliteFile.pragma('foreign_keys = ON');
+    sqliteFile.pragma(`synchronous = ${sqliteSynchronous(opts.env ?? process.env)}`);
     db = new Kysely<Database>({
-      dialect: new BlockflowSqliteDialect({ database: sqliteFile }, sqliteFile),
+      dialect: new BlockflowSqliteDialect({ database: new StatementCache(sqliteFile) }, sqliteFile),
       plugins: [new SqliteBooleanPlugin()],
     });
   } else {
@@ -224,6 +227,52 @@ const PG_TYPES = {
       ? (value: string) => Number(value)
       : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
+
+/**
+ * `BLOCKFLOW_SQLITE_SYNCHRONOUS`: SQLite's `synchronous` pragma, `NORMAL` (default) or `FULL`. With WAL,
+ * NORMAL never corrupts the file and loses no commit when the process crashes; only an OS crash or power cut
+ * can roll back the last commits. FULL also survives those at the price of an fsync per commit (about ten
+ * times slower writes here), which every run state change pays.
+ */
+function sqliteSynchronous(env: NodeJS.ProcessEnv): 'NORMAL' | 'FULL' {
+  const value = (env.BLOCKFLOW_SQLITE_SYNCHRONOUS ?? 'NORMAL').trim().toUpperCase();
+  if (value !== 'NORMAL' && value !== 'FULL') {
+    throw new Error(`BLOCKFLOW_SQLITE_SYNCHRONOUS must be NORMAL or FULL; got ${JSON.stringify(env.BLOCKFLOW_SQLITE_SYNCHRONOUS)}`);
+  }
+  return value;
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew, and preparing costs more than running the small queries a
+ * run's state changes make. Statements are kept per SQL text (least recently used dropped past the bound).
+ * Reusing one is safe because the driver runs it to completion synchronously (`all`/`run`); `iterate`, which
+ * would hold it open, is only used by streamQuery, which this store never calls.
+ */
+class StatementCache {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(
+    private readonly file: BetterSqlite3.Database,
+    private readonly max = 500,
+  ) {}
+
+  prepare(sqlText: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sqlText);
+    if (statement) {
+      this.statements.delete(sqlText);
+    } else {
+      statement = this.file.prepare(sqlText);
+      if (this.statements.size >= this.max) this.statements.delete(this.statements.keys().next().value as string);
+    }
+    this.statements.set(sqlText, statement);
+    return statement;
+  }
+
+  close(): void {
+    this.statements.clear();
+    this.file.close();
+  }
+}
 
 /** SQLite dialect with IMMEDIATE transactions and a real migration lock. */
 class BlockflowSqliteDialect extends SqliteDialect {

@@ -1,12 +1,13 @@
 /**
- * Pipelines' metadata.yaml, parsed once per file version: the scheduler reads a pipeline's concurrency
- * settings every time it starts runs, and a stat is much cheaper than a parse.
+ * Pipelines' metadata.yaml, parsed once per file version: the engine and the scheduler read a pipeline several
+ * times for every run they create and start, and a stat is much cheaper than a YAML parse. The configs handed
+ * out are shared between callers: read them, never change them.
  */
 import { statSync } from 'node:fs';
-import { loadPipeline, pipelineConfigPath, type PipelineConfig } from '../project/pipeline.js';
-import type { Project } from '../project/projectConfig.js';
+import { loadPipeline, pipelineConfigPath, type PipelineConfig } from './pipeline.js';
+import type { Project } from './projectConfig.js';
 
-export class PipelineCache {
+export class PipelineConfigCache {
   private readonly entries = new Map<string, { stamp: string; pipeline: PipelineConfig }>();
 
   constructor(private readonly project: Project) {}
