@@ -183,24 +183,24 @@ export class Engine extends EventEmitter {
       },
       runnableBlocks(pipeline).map((b) => b.uuid),
     );
-    if (input.start !== false) await this.startRun(run.id);
+    if (input.start === false) return run;
+    await this.startRun(run.id);
     return (await this.store.pipelineRuns.get(run.id)) ?? run;
   }
 
   /** initial -> running, then dispatches the ready block runs. No-op when the run was already started. */
   async startRun(runId: number): Promise<boolean> {
-    const won = await this.store.pipelineRuns.transition(runId, ['initial'], 'running', {
+    const runRow = await this.store.pipelineRuns.transitionReturning(runId, ['initial'], 'running', {
       started_at: new Date(),
       owner_id: this.options.instanceId,
     });
-    if (!won) return false;
-    const runRow = await this.store.pipelineRuns.get(runId);
-    if (runRow && (await this.store.blockRuns.countForRun(runId)) === 0) {
+    if (!runRow) return false;
+    if ((await this.store.blockRuns.countForRun(runId)) === 0) {
       const pipeline = this.pipelines.get(runPipelineUuid(runRow));
       await this.store.blockRuns.createForRun(runId, runnableBlocks(pipeline).map((b) => b.uuid));
     }
     this.emitEvent({ type: 'run', runId, status: 'running' });
-    await this.ensureActive(runId);
+    await this.ensureActive(runId, runRow);
     this.log(runId, 'INFO', `Pipeline run ${runId} started.`);
     this.pump(runId);
     return true;
@@ -283,10 +283,11 @@ export class Engine extends EventEmitter {
     this.emit('event', event);
   }
 
-  private async ensureActive(runId: number): Promise<ActiveRun | undefined> {
+  /** @param known the run's row when the caller has just read or written it. */
+  private async ensureActive(runId: number, known?: PipelineRunRow): Promise<ActiveRun | undefined> {
     const existing = this.active.get(runId);
     if (existing) return existing;
-    const run = await this.store.pipelineRuns.get(runId);
+    const run = known ?? (await this.store.pipelineRuns.get(runId));
     if (!run) return undefined;
     const pipeline = this.pipelines.get(runPipelineUuid(run));
     const schedule = run.pipeline_schedule_id ? (await this.store.schedules.get(run.pipeline_schedule_id)) ?? null : null;
@@ -337,7 +338,7 @@ export class Engine extends EventEmitter {
       this.finishActive(runId);
       return;
     }
-    const entry = await this.ensureActive(runId);
+    const entry = await this.ensureActive(runId, run);
     if (!entry) return;
     const blockRuns = await this.store.blockRuns.listForRun(runId);
     const byUuid = new Map(blockRuns.map((b) => [b.block_uuid, b]));

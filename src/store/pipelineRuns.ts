@@ -242,6 +242,20 @@ export class PipelineRunsRepo {
     return affected(r) === 1;
   }
 
+  /** As {@link transition}, returning the run as the update left it (undefined when the guard refused). */
+  async transitionReturning(id: number, from: readonly RunStatus[], to: RunStatus, patch: PipelineRunPatch = {}): Promise<PipelineRunRow | undefined> {
+    checkStatus(to);
+    if (from.length === 0) return undefined;
+    const row = await this.db
+      .updateTable('pipeline_run')
+      .set({ ...toColumns(patch), status: to, updated_at: nowDbTime() })
+      .where('id', '=', id)
+      .where('status', 'in', from)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toRow(row);
+  }
+
   /** Runs by id, in no particular order; unknown ids are skipped. */
   async getMany(ids: readonly number[]): Promise<PipelineRunRow[]> {
     if (ids.length === 0) return [];
