@@ -275,6 +275,27 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([(await store.schedules.get(a.id))?.status, (await store.schedules.get(b.id))?.status], ['inactive', 'inactive']);
     });
 
+    test('status active/inactive with save-in-code rewrites triggers.yaml; a broken trigger file refuses with 422 and changes nothing', async () => {
+      await create({ name: 'Status Code' });
+      assert.equal((await call('PUT', '/api/pipelines/status_code', { pipeline: { settings: { triggers: { save_in_code_automatically: true } } } })).status, 200);
+      const created = await call('POST', '/api/pipelines/status_code/pipeline_schedules', {
+        pipeline_schedule: { name: 'nightly', schedule_type: 'time', schedule_interval: '@daily', status: 'inactive', start_time: '2026-01-01 00:00:00' },
+      });
+      assert.equal(created.status, 200);
+      const yamlPath = join(t.projectDir, 'pipelines', 'status_code', 'triggers.yaml');
+      const fileStatus = () => (parseYaml(readFileSync(yamlPath, 'utf8')) as any).triggers.find((x: any) => x.name === 'nightly').status;
+      assert.equal(fileStatus(), 'inactive');
+      assert.equal((await call('PUT', '/api/pipelines/status_code', { pipeline: { status: 'active' } })).status, 200);
+      assert.equal(fileStatus(), 'active');
+      assert.equal((await t.server.ctx.store.schedules.get(created.body.pipeline_schedule.id))?.status, 'active');
+
+      writeFileSync(yamlPath, 'triggers: [unclosed\n');
+      const refused = await call('PUT', '/api/pipelines/status_code', { pipeline: { status: 'inactive' } });
+      assertError(refused, 422, /triggers\.yaml/);
+      assert.equal((await t.server.ctx.store.schedules.get(created.body.pipeline_schedule.id))?.status, 'active', 'nothing changed in the database');
+      assert.equal(readFileSync(yamlPath, 'utf8'), 'triggers: [unclosed\n');
+    });
+
     test('status cancelled stops the pipeline\'s initial and running runs, or only the listed ones', async () => {
       await create({ name: 'Cancel Me' });
       const store = t.server.ctx.store;

@@ -197,7 +197,8 @@ function checkFields(merged: Parameters<typeof validateTriggerFields>[0]): { tim
   }
 }
 
-function fileError(err: unknown): never {
+/** A trigger file that cannot be rewritten, as the 422 that tells the user to fix it. */
+export function fileError(err: unknown): never {
   if (err instanceof TriggerFileError) throw new ApiError(422, 'trigger_file_invalid', `${err.message} Fix the file before changing this trigger.`);
   throw err;
 }

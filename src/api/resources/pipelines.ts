@@ -27,6 +27,9 @@ import type { Project } from '../../project/projectConfig.js';
 import { applyPipelineUpdate } from '../../project/blocks.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ScheduleRow } from '../../store/schedules.js';
+import type { SchedulerService } from '../../scheduler/service.js';
+import { assertTriggerFileWritable, writeBackTrigger } from '../../scheduler/triggerFiles.js';
+import { fileError } from './pipelineSchedules.js';
 
 const UuidParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 255 }) });
 const ORDERABLE = ['name', 'uuid', 'updated_at', 'created_at', 'blocks', 'triggers', 'status', 'type'];
@@ -95,6 +98,28 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
     const map = new Map<string, ScheduleRow[]>();
     for (const s of all.rows) if (s.pipeline_uuid) map.set(s.pipeline_uuid, [...(map.get(s.pipeline_uuid) ?? []), s]);
     return map;
+  };
+
+  /**
+   * Mage's pipeline `status: active|inactive`: every trigger of the pipeline gets that status. The triggers are
+   * written back to triggers.yaml as a trigger update through the API would be, and the scheduler is told.
+   */
+  const setTriggerStatuses = async (pipelineUuid: string, status: 'active' | 'inactive'): Promise<void> => {
+    const changed: ScheduleRow[] = [];
+    for (const s of await ctx.store.schedules.listForPipeline(pipelineUuid)) {
+      if (s.status === status) continue;
+      const row = await ctx.store.schedules.update(s.id, { status, ...(status === 'active' ? { last_enabled_at: new Date() } : {}) });
+      if (row) changed.push(row);
+    }
+    if (changed.length === 0) return;
+    try {
+      for (const row of changed) writeBackTrigger(project, row);
+    } catch (err) {
+      fileError(err);
+    }
+    const scheduler = ctx.services.scheduler as SchedulerService | undefined;
+    scheduler?.wake('triggers');
+    if (status === 'active') await scheduler?.admission.admit(pipelineUuid);
   };
 
   app.get(
@@ -202,10 +227,18 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       const q = splitMageQuery(request.query as Record<string, unknown>);
       const payload = request.body.pipeline as Record<string, unknown>;
       const updateContent = flag(q, 'update_content', false);
+      const { status, pipeline_runs: runs, pipeline_schedule_id: scheduleId, name, ...fields } = payload;
       const before = await mapProjectErrors(() => loadPipeline(project, request.params.uuid));
+      if (status === 'active' || status === 'inactive') {
+        // Refused before anything changes, rather than after the database has the new statuses.
+        try {
+          assertTriggerFileWritable(project, before.uuid);
+        } catch (err) {
+          fileError(err);
+        }
+      }
       // applyPipelineUpdate commits into the object it is given, so the old uuid is kept aside for the rename.
       const oldUuid = before.uuid;
-      const { status, pipeline_runs: runs, pipeline_schedule_id: scheduleId, name, ...fields } = payload;
       // The rename goes last, so a refused field or block edit leaves the folder where the database expects it;
       // the new name is checked first, so a refused rename leaves the other fields unsaved.
       const updated = await mapProjectErrors(() => {
@@ -220,9 +253,7 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       });
       if (updated.uuid !== oldUuid) await ctx.store.renamePipeline(oldUuid, updated.uuid);
       if (status === 'active' || status === 'inactive') {
-        for (const s of await ctx.store.schedules.listForPipeline(updated.uuid)) {
-          if (s.status !== status) await ctx.store.schedules.update(s.id, { status, ...(status === 'active' ? { last_enabled_at: new Date() } : {}) });
-        }
+        await setTriggerStatuses(updated.uuid, status);
       } else if (status === 'cancelled') {
         const eng = engine();
         let ids: number[];
