@@ -30,3 +30,15 @@ export function definedOnly<T extends object>(obj: T): Partial<T> {
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }
+
+/** Groups rows by a key, keeping their order within each group (keys without rows are absent). */
+export function groupBy<T, K, V>(rows: readonly T[], key: (row: T) => K, value: (row: T) => V): Map<K, V[]> {
+  const out = new Map<K, V[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = out.get(k);
+    if (list) list.push(value(row));
+    else out.set(k, [value(row)]);
+  }
+  return out;
+}

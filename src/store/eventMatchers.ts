@@ -3,7 +3,7 @@
  * triggers start a schedule when an incoming event matches one of its matchers' patterns.
  */
 import type { Kysely, Selectable } from 'kysely';
-import { definedOnly, parseJson, toJson, type JsonObject } from './codec.js';
+import { definedOnly, groupBy, parseJson, toJson, type JsonObject } from './codec.js';
 import type { Database, EventMatcherTable } from './schema.js';
 import { nowDbTime, type DbTime } from './time.js';
 import { affected, inTransaction } from './tx.js';
@@ -84,8 +84,7 @@ export class EventMatchersRepo {
 
   /** The matchers linked to each schedule (schedules without matchers are absent from the map). */
   async forSchedules(scheduleIds: readonly number[]): Promise<Map<number, EventMatcherRow[]>> {
-    const out = new Map<number, EventMatcherRow[]>();
-    if (scheduleIds.length === 0) return out;
+    if (scheduleIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('pipeline_schedule_event_matcher as l')
       .innerJoin('event_matcher as m', 'm.id', 'l.event_matcher_id')
@@ -94,26 +93,19 @@ export class EventMatchersRepo {
       .where('l.pipeline_schedule_id', 'in', scheduleIds)
       .orderBy('m.id', 'asc')
       .execute();
-    for (const { pipeline_schedule_id, ...m } of rows) {
-      const list = out.get(pipeline_schedule_id) ?? [];
-      list.push(toRow(m));
-      out.set(pipeline_schedule_id, list);
-    }
-    return out;
+    return groupBy(rows, (r) => r.pipeline_schedule_id, ({ pipeline_schedule_id: _, ...m }) => toRow(m));
   }
 
   /** The schedules linked to each matcher (for dispatching an incoming event). */
   async scheduleIdsFor(matcherIds: readonly number[]): Promise<Map<number, number[]>> {
-    const out = new Map<number, number[]>();
-    if (matcherIds.length === 0) return out;
+    if (matcherIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('pipeline_schedule_event_matcher')
       .selectAll()
       .where('event_matcher_id', 'in', matcherIds)
       .orderBy('pipeline_schedule_id', 'asc')
       .execute();
-    for (const r of rows) out.set(r.event_matcher_id, [...(out.get(r.event_matcher_id) ?? []), r.pipeline_schedule_id]);
-    return out;
+    return groupBy(rows, (r) => r.event_matcher_id, (r) => r.pipeline_schedule_id);
   }
 
   /**

@@ -4,7 +4,7 @@
  * and stays NULL for rows we create, so reading the database does not give the power to start runs.
  */
 import type { ExpressionBuilder, Kysely, SelectQueryBuilder, Selectable } from 'kysely';
-import { definedOnly, parseJson, toJson, type JsonObject } from './codec.js';
+import { definedOnly, groupBy, parseJson, toJson, type JsonObject } from './codec.js';
 import { EventMatchersRepo, type EventMatcherInput, type EventMatcherRow } from './eventMatchers.js';
 import type { Database, PipelineScheduleTable } from './schema.js';
 import { dbTime, nowDbTime, type DbTime, type TimeInput } from './time.js';
@@ -207,16 +207,14 @@ export class SchedulesRepo {
 
   /** Tags of each schedule, sorted (schedules without tags are absent). */
   async tagsFor(ids: readonly number[]): Promise<Map<number, string[]>> {
-    const out = new Map<number, string[]>();
-    if (ids.length === 0) return out;
+    if (ids.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('pipeline_schedule_tag')
       .selectAll()
       .where('pipeline_schedule_id', 'in', ids)
       .orderBy('tag', 'asc')
       .execute();
-    for (const r of rows) out.set(r.pipeline_schedule_id, [...(out.get(r.pipeline_schedule_id) ?? []), r.tag]);
-    return out;
+    return groupBy(rows, (r) => r.pipeline_schedule_id, (r) => r.tag);
   }
 
   /** Replaces the schedule's tags (Mage's `tags: [...]` update). Atomic; duplicates and blanks are dropped. */

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import mysql from 'mysql2/promise';
 import type { BlockRunRequest, BlockRunResult } from '../types.js';
 import { SqlRuntime } from './sql-runtime.js';
-import { createTestProject, TEST_PIPELINE, writeJsonOutput, type TestProject } from './test-fixtures.js';
+import { createTestProject, TEST_PIPELINE, writeOrdersAndRates, type TestProject } from './test-fixtures.js';
 
 const ADMIN = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' };
 
@@ -62,28 +61,14 @@ describe('SqlRuntime with MySQL (MariaDB)', () => {
   });
 
   test('exports upstream outputs into tables and materialises the query into the default table', async () => {
-    const parquetDir = project.variablesDir('my_orders');
-    await mkdir(join(parquetDir, 'output_0'), { recursive: true });
-    const duck = await DuckDBInstance.create(':memory:');
-    const conn = await duck.connect();
-    await conn.run(
-      `COPY (SELECT i::BIGINT AS id, i * 2.5 AS amount, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (i) HOUR AS at FROM range(1, 4) t(i))
-       TO '${join(parquetDir, 'output_0', 'data.parquet')}' (FORMAT parquet)`,
-    );
-    conn.closeSync();
-    duck.closeSync();
-    const jsonDir = project.variablesDir('my_rates');
-    await writeJsonOutput(jsonDir, [{ id: 1, rate: 2 }, { id: 3, rate: 10 }]);
+    const upstream = await writeOrdersAndRates(project, 'my');
 
     const request = await block(
       'my_joined',
       'SELECT o.id, o.amount * r.rate AS value, o.at FROM {{ df_1 }} o JOIN {{ my_rates }} r ON r.id = o.id ORDER BY o.id',
       {},
       {
-        upstream: [
-          { blockUuid: 'my_orders', variablesDir: parquetDir },
-          { blockUuid: 'my_rates', variablesDir: jsonDir },
-        ],
+        upstream,
         kwargs: { env: 'test' },
       },
     );

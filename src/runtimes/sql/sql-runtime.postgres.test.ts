@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import type { BlockRunRequest, BlockRunResult } from '../types.js';
 import { SqlRuntime } from './sql-runtime.js';
-import { createTestProject, TEST_PIPELINE, writeJsonOutput, type TestProject } from './test-fixtures.js';
+import { createTestProject, TEST_PIPELINE, writeOrdersAndRates, type TestProject } from './test-fixtures.js';
 
 const ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 
@@ -72,28 +71,14 @@ describe('SqlRuntime with PostgreSQL', () => {
   });
 
   test('exports upstream outputs into tables and materialises the query into the default table', async () => {
-    const parquetDir = project.variablesDir('pg_orders');
-    await mkdir(join(parquetDir, 'output_0'), { recursive: true });
-    const duck = await DuckDBInstance.create(':memory:');
-    const conn = await duck.connect();
-    await conn.run(
-      `COPY (SELECT i::BIGINT AS id, i * 2.5 AS amount, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (i) HOUR AS at FROM range(1, 4) t(i))
-       TO '${join(parquetDir, 'output_0', 'data.parquet')}' (FORMAT parquet)`,
-    );
-    conn.closeSync();
-    duck.closeSync();
-    const jsonDir = project.variablesDir('pg_rates');
-    await writeJsonOutput(jsonDir, [{ id: 1, rate: 2 }, { id: 3, rate: 10 }]);
+    const upstream = await writeOrdersAndRates(project, 'pg');
 
     const request = await block(
       'pg_joined',
       'SELECT o.id, o.amount * r.rate AS value, o.at FROM {{ df_1 }} o JOIN {{ pg_rates }} r ON r.id = o.id ORDER BY o.id',
       {},
       {
-        upstream: [
-          { blockUuid: 'pg_orders', variablesDir: parquetDir },
-          { blockUuid: 'pg_rates', variablesDir: jsonDir },
-        ],
+        upstream,
         kwargs: { env: 'dev' },
       },
     );

@@ -2,6 +2,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { BlockRunRequest, LogLine } from '../types.js';
 
 export interface TestProject {
@@ -61,4 +62,28 @@ export async function writeJsonOutput(variablesDir: string, value: unknown): Pro
 export function logCollector(): { lines: LogLine[]; onLog: (line: LogLine) => void } {
   const lines: LogLine[] = [];
   return { lines, onLog: (line) => lines.push(line) };
+}
+
+/**
+ * Two upstream outputs for export tests: `<prefix>_orders` (Parquet written by DuckDB: ids 1-3, amount = id * 2.5,
+ * at = 2024-01-01 + id hours) and `<prefix>_rates` (JSON: rate 2 for id 1, 10 for id 3). Returns them as a
+ * request's `upstream` list, orders first.
+ */
+export async function writeOrdersAndRates(project: TestProject, prefix: string): Promise<BlockRunRequest['upstream']> {
+  const parquetDir = project.variablesDir(`${prefix}_orders`);
+  await mkdir(join(parquetDir, 'output_0'), { recursive: true });
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  await conn.run(
+    `COPY (SELECT i::BIGINT AS id, i * 2.5 AS amount, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (i) HOUR AS at FROM range(1, 4) t(i))
+     TO '${join(parquetDir, 'output_0', 'data.parquet')}' (FORMAT parquet)`,
+  );
+  conn.closeSync();
+  duck.closeSync();
+  const jsonDir = project.variablesDir(`${prefix}_rates`);
+  await writeJsonOutput(jsonDir, [{ id: 1, rate: 2 }, { id: 3, rate: 10 }]);
+  return [
+    { blockUuid: `${prefix}_orders`, variablesDir: parquetDir },
+    { blockUuid: `${prefix}_rates`, variablesDir: jsonDir },
+  ];
 }
