@@ -40,5 +40,6 @@ export const ACTION_MATRIX: Record<string, Partial<Record<Action, Role>>> = {
   sessions: { update: 'viewer' },
   users: { list: 'admin', detail: 'viewer', create: 'owner', update: 'viewer', delete: 'owner' },
   events: { create: 'editor' },
+  event_matchers: { list: 'viewer', detail: 'viewer', create: 'editor', update: 'editor', delete: 'editor' },
   schedulers: { list: 'viewer', create: 'admin' },
 };

@@ -82,6 +82,23 @@ export class EventMatchersRepo {
     return affected(await this.db.deleteFrom('event_matcher').where('id', '=', id).executeTakeFirst()) > 0;
   }
 
+  /**
+   * Links the matcher to exactly these schedules (Mage's legacy `pipeline_schedule_ids`), unlinking the others.
+   * Atomic. The caller checks that the schedules exist (the foreign key refuses unknown ids).
+   */
+  async setSchedules(matcherId: number, scheduleIds: readonly number[]): Promise<void> {
+    const ids = [...new Set(scheduleIds)];
+    await inTransaction(this.db, async (trx) => {
+      await trx.deleteFrom('pipeline_schedule_event_matcher').where('event_matcher_id', '=', matcherId).execute();
+      if (ids.length) {
+        await trx
+          .insertInto('pipeline_schedule_event_matcher')
+          .values(ids.map((pipeline_schedule_id) => ({ pipeline_schedule_id, event_matcher_id: matcherId })))
+          .execute();
+      }
+    });
+  }
+
   /** The matchers linked to each schedule (schedules without matchers are absent from the map). */
   async forSchedules(scheduleIds: readonly number[]): Promise<Map<number, EventMatcherRow[]>> {
     if (scheduleIds.length === 0) return new Map();

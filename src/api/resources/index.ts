@@ -15,6 +15,7 @@ import logRoutes from './logs.js';
 import pipelineScheduleRoutes from './pipelineSchedules.js';
 import apiTriggerRoutes from './apiTrigger.js';
 import eventRoutes from './events.js';
+import eventMatcherRoutes from './eventMatchers.js';
 import backfillRoutes from './backfills.js';
 import schedulerRoutes from './schedulers.js';
 import pipelineTriggerRoutes from './pipelineTriggers.js';
@@ -37,6 +38,7 @@ export const resourceModules: ResourceModule[] = [
   pipelineScheduleRoutes,
   apiTriggerRoutes,
   eventRoutes,
+  eventMatcherRoutes,
   backfillRoutes,
   schedulerRoutes,
   pipelineTriggerRoutes,

@@ -119,7 +119,8 @@ export function nextRunDate(s: ScheduleRow, now = new Date()): string | null {
   }
 }
 
-function presentMatcher(m: EventMatcherRow) {
+/** A matcher as Mage's `EventMatcher.to_dict()`. */
+export function presentMatcher(m: EventMatcherRow) {
   return { id: m.id, created_at: m.created_at, updated_at: m.updated_at, event_type: m.event_type, name: m.name, pattern: m.pattern ?? {}, repo_path: m.repo_path };
 }
 
