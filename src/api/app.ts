@@ -68,10 +68,11 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     sendError(reply, new ApiError(404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook rather than an async one: it runs on every request, and it has nothing to wait for.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(CORS_HEADERS);
     const refused = refusedInUrl(request.url);
-    if (refused) throw new ApiError(400, 'path_traversal', `Invalid path: the request path or query contains ${refused}.`);
+    done(refused ? new ApiError(400, 'path_traversal', `Invalid path: the request path or query contains ${refused}.`) : undefined);
   });
   app.options('*', { config: { public: true } }, async (_request, reply) => reply.code(204).send());
 

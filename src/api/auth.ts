@@ -76,17 +76,7 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('auth', null as unknown as RequestAuth);
   // onRequest, before the body is read and validated: a caller without the right to the route learns
   // nothing about its payload rules and cannot make the server parse a large body.
-  app.addHook('onRequest', async (request) => {
-    const config = request.routeOptions.config as RouteAuthConfig;
-    if (config.public || !config.resource) {
-      request.auth = { user: null, role: 'viewer', tokenId: null };
-      if (!ctx.settings.requireAuth) request.auth.role = 'owner';
-      return;
-    }
-    if (!ctx.settings.requireAuth) {
-      request.auth = { user: null, role: 'owner', tokenId: null };
-      return;
-    }
+  const authorize = async (request: FastifyRequest, config: RouteAuthConfig & { resource: string }): Promise<void> => {
     const raw = presentedToken(request);
     if (!raw) throw unauthenticated();
     const { user, tokenId } = await authenticate(ctx, raw);
@@ -98,5 +88,18 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
     if (!atLeast(role, needed)) {
       throw forbidden(`The ${action} action on ${config.resource} needs the ${needed} role or higher; you are ${role}.`);
     }
+  };
+  // A callback hook: public routes (the synchronous runs among them) decide without waiting for anything.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const config = request.routeOptions.config as RouteAuthConfig;
+    if (config.public || !config.resource) {
+      request.auth = { user: null, role: ctx.settings.requireAuth ? 'viewer' : 'owner', tokenId: null };
+      return done();
+    }
+    if (!ctx.settings.requireAuth) {
+      request.auth = { user: null, role: 'owner', tokenId: null };
+      return done();
+    }
+    authorize(request, { ...config, resource: config.resource }).then(() => done(), done);
   });
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isWellFormedToken, runOptions, runsSettingsFromEnv } from './contract.js';
+import { formatPartitionDate } from '../variables/layout.js';
 import { ExecutionClock } from './record.js';
 
 test('the defaults of the spec table apply to omitted options', () => {
@@ -42,4 +43,10 @@ test('execution dates are strictly increasing in microseconds, in both text form
   assert.match(a.db, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/);
   assert.match(a.iso, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
   assert.notEqual(a.db, b.db);
+  // The three forms name the same instant, to the microsecond.
+  for (const x of [a, b]) {
+    assert.equal(x.partitionDate, formatPartitionDate(x.iso));
+    assert.equal(x.db.slice(0, 26), x.iso.slice(0, 26).replace('T', ' '));
+    assert.equal(Date.parse(x.iso), Math.floor(x.micros / 1000));
+  }
 });

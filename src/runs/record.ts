@@ -46,8 +46,10 @@ export interface ExecutionInstant {
   micros: number;
   /** The database form, `YYYY-MM-DD HH:MM:SS.ffffff+00:00`. */
   db: string;
-  /** ISO 8601 with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (the partition and `execution_date` kwarg). */
+  /** ISO 8601 with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (the `execution_date` kwarg). */
   iso: string;
+  /** Mage's partition form of the date, `YYYYmmddTHHMMSS_ffffff`. */
+  partitionDate: string;
 }
 
 /**
@@ -66,9 +68,20 @@ export class ExecutionClock {
 function instant(micros: number): ExecutionInstant {
   const ms = Math.floor(micros / 1000);
   const sub = String(micros % 1000).padStart(3, '0');
-  const db = toDbTime(new Date(ms)).replace(/000\+00:00$/, `${sub}+00:00`);
-  const iso = new Date(ms).toISOString().replace(/Z$/, `${sub}Z`);
-  return { micros, db, iso };
+  // `YYYY-MM-DDTHH:MM:SS.mmm` + the microseconds; the other forms are cut from it (a run without `record`
+  // never needs the database form, so it is made on first use).
+  const base = new Date(ms).toISOString().slice(0, 23);
+  const iso = `${base}${sub}Z`;
+  const partitionDate = `${base.slice(0, 4)}${base.slice(5, 7)}${base.slice(8, 10)}T${base.slice(11, 13)}${base.slice(14, 16)}${base.slice(17, 19)}_${base.slice(20, 23)}${sub}`;
+  let db: string | undefined;
+  return {
+    micros,
+    iso,
+    partitionDate,
+    get db() {
+      return (db ??= toDbTime(new Date(ms)).replace(/000\+00:00$/, `${sub}+00:00`));
+    },
+  };
 }
 
 const MAX_ATTEMPTS = 5;

@@ -4,6 +4,7 @@
  * requests with the same token share one query in flight: nothing is cached beyond that query, so a deleted or
  * rotated token stops working for every request that arrives after the query that sees the change started.
  */
+import { CompiledQuery } from 'kysely';
 import type { StoreScope } from '../store/db.js';
 import { parseJson } from '../store/codec.js';
 import { hashToken } from '../auth/tokens.js';
@@ -37,13 +38,20 @@ export class TriggerLookup {
   }
 }
 
+/**
+ * The lookup as SQL text written once: building it with the query builder on every request cost more than the
+ * indexed lookup itself (Kysely builds, transforms and compiles an operation tree per call).
+ */
+const TRIGGER_BY_TOKEN = {
+  sqlite: `select "id", "name", "pipeline_uuid", "repo_path", "variables" from "pipeline_schedule" where "token_hash" = ? and "schedule_type" = 'api'`,
+  postgres: `select "id", "name", "pipeline_uuid", "repo_path", "variables" from "pipeline_schedule" where "token_hash" = $1 and "schedule_type" = 'api'`,
+};
+
+type TriggerRow = Omit<RunTrigger, 'variables'> & { variables: string | null };
+
 async function queryTrigger(store: StoreScope, tokenHash: string): Promise<RunTrigger | undefined> {
-  const row = await store.db
-    .selectFrom('pipeline_schedule')
-    .select(['id', 'name', 'pipeline_uuid', 'repo_path', 'variables'])
-    .where('token_hash', '=', tokenHash)
-    .where('schedule_type', '=', 'api')
-    .executeTakeFirst();
+  const result = await store.db.executeQuery<TriggerRow>(CompiledQuery.raw(TRIGGER_BY_TOKEN[store.dialect], [tokenHash]));
+  const row = result.rows[0];
   if (!row) return undefined;
   return { ...row, variables: parseJson<Record<string, unknown>>(row.variables, 'pipeline_schedule.variables') };
 }

@@ -23,7 +23,6 @@ import { ApiError, invalidToken, notFound, unauthenticated } from '../errors.js'
 import { toApiError } from '../projectErrors.js';
 import type { RuntimeRegistry } from '../../runtimes/registry.js';
 import type { Project } from '../../project/projectConfig.js';
-import { executionPartition } from '../../variables/layout.js';
 import { isWellFormedToken, RunBodySchema, runOptions, runsSettingsFromEnv, type RunBody } from '../../runs/contract.js';
 import { PipelineCache, RunTargetNotFound } from '../../runs/pipelineCache.js';
 import { ExecutionClock, recordRun, type RecordedRun } from '../../runs/record.js';
@@ -96,7 +95,7 @@ export default async function runRoutes(app: App, ctx: AppContext): Promise<void
     }
 
     const executionDate = clock.next();
-    const partition = `${executionPartition(schedule.id, executionDate.iso)}/${randomBytes(4).toString('hex')}`;
+    const partition = `${schedule.id}/${executionDate.partitionDate}/${randomBytes(4).toString('hex')}`;
     const controller = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) controller.abort();
