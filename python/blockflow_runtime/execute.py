@@ -103,12 +103,31 @@ def split_outputs(value: Any) -> List[Any]:
     return [value]
 
 
-def load_block(file_path: str, block_uuid: str) -> Collected:
-    """Executes the file in a fresh globals dict and returns the decorated functions in file order."""
-    from mage_ai.data_preparation.decorators import collecting_decorators
+# Compiled block files by path, with the (mtime_ns, size, inode) they were compiled from: compiling costs more
+# than running a small block, and a block file changes far less often than it runs.
+_compiled: Dict[str, Tuple[Tuple[int, int, int], Any]] = {}
+_COMPILED_MAX = 512
+
+
+def _compiled_block(file_path: str) -> Any:
+    st = os.stat(file_path)
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    hit = _compiled.get(file_path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     with open(file_path, encoding='utf-8') as f:
         source = f.read()
     code = compile(source, file_path, 'exec')
+    if len(_compiled) >= _COMPILED_MAX:
+        _compiled.pop(next(iter(_compiled)))
+    _compiled[file_path] = (stamp, code)
+    return code
+
+
+def load_block(file_path: str, block_uuid: str) -> Collected:
+    """Executes the file in a fresh globals dict and returns the decorated functions in file order."""
+    from mage_ai.data_preparation.decorators import collecting_decorators
+    code = _compiled_block(file_path)
     collected: Collected = []
     block_globals: Dict[str, Any] = {'__name__': f'mage_block_{block_uuid}', '__file__': file_path,
                                      '__builtins__': __builtins__}
@@ -243,14 +262,23 @@ class ProjectEnvironment:
     def __init__(self) -> None:
         self._roots: set = set()
         self._realpaths: Dict[str, str] = {}
+        # Loaded modules known to be outside every project root (the interpreter's, site-packages, ours), by
+        # name: the scan then looks only at modules loaded since.
+        self._foreign: Dict[str, Any] = {}
 
     def enter(self, request: Dict[str, Any]) -> Callable[[], None]:
         root = request.get('projectRoot') or os.getcwd()
-        self._roots.add(os.path.realpath(root) + os.sep)
+        real_root = os.path.realpath(root) + os.sep
+        if real_root not in self._roots:
+            self._roots.add(real_root)
+            self._foreign.clear()
         self._evict_project_modules()
+        # The request's project goes first, so that with several projects in one worker a module name both
+        # define resolves to this request's.
         for entry in (os.path.dirname(root), root):
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
+            while entry in sys.path:
+                sys.path.remove(entry)
+            sys.path.insert(0, entry)
         previous_cwd = os.getcwd()
         os.chdir(root)
         env = {str(k): str(v) for k, v in (request.get('env') or {}).items()}
@@ -271,15 +299,28 @@ class ProjectEnvironment:
 
     def _evict_project_modules(self) -> None:
         """Project helper modules are imported afresh by each block, so edits show up and state never leaks."""
-        for name, module in list(sys.modules.items()):
+        modules = sys.modules
+        foreign = self._foreign
+        # A name known as foreign may since have been bound to another module (removed and imported again).
+        for name in [n for n, m in foreign.items() if modules.get(n) is not m]:
+            del foreign[name]
+        for name in modules.keys() - foreign.keys():
+            module = modules.get(name)
             path = getattr(module, '__file__', None)
-            if not path or 'site-packages' in path:
-                continue
-            # realpath of ~600 module files per request cost 3-7 ms; a module's file does not move.
-            real = self._realpaths.get(path)
-            if real is None:
-                real = self._realpaths[path] = os.path.realpath(path)
-            if real.startswith(self._OWN_DIR):
-                continue
-            if any(real.startswith(root) for root in self._roots):
-                del sys.modules[name]
+            # A namespace package (a folder without __init__.py) has no file, only search paths.
+            paths = [path] if path else list(getattr(module, '__path__', None) or [])
+            if not paths or any('site-packages' in p for p in paths):
+                foreign[name] = module
+            elif any(self._in_project(p) for p in paths):
+                del modules[name]
+            else:
+                foreign[name] = module
+
+    def _in_project(self, path: str) -> bool:
+        # realpath of ~600 module files per request cost 3-7 ms; a module's file does not move.
+        real = self._realpaths.get(path)
+        if real is None:
+            real = self._realpaths[path] = os.path.realpath(path)
+        if real.startswith(self._OWN_DIR):
+            return False
+        return any((real + os.sep).startswith(root) for root in self._roots)
