@@ -9,10 +9,12 @@ import { initProject } from '../src/project/init.js';
 
 interface BlockSpec {
   uuid: string;
-  type: 'data_loader' | 'transformer' | 'data_exporter' | 'custom';
+  type: 'data_loader' | 'transformer' | 'data_exporter' | 'custom' | 'callback';
   language: 'python' | 'typescript';
   upstream?: string[];
   timeout?: number;
+  /** Uuids of the callback blocks of this block (`callback_blocks`). */
+  callbacks?: string[];
   code: string;
 }
 
@@ -21,6 +23,7 @@ const FOLDERS: Record<BlockSpec['type'], string> = {
   transformer: 'transformers',
   data_exporter: 'data_exporters',
   custom: 'custom',
+  callback: 'callbacks',
 };
 
 function writeFile(path: string, text: string): void {
@@ -29,7 +32,7 @@ function writeFile(path: string, text: string): void {
 }
 
 /** Writes pipelines/<uuid>/metadata.yaml (JSON is YAML) and each block's file. */
-export function writePipeline(root: string, uuid: string, blocks: BlockSpec[], variables?: Record<string, unknown>): void {
+export function writePipeline(root: string, uuid: string, blocks: BlockSpec[], variables?: Record<string, unknown>, callbacks: BlockSpec[] = []): void {
   const downstream = (u: string) => blocks.filter((b) => (b.upstream ?? []).includes(u)).map((b) => b.uuid);
   const metadata = {
     uuid,
@@ -46,11 +49,13 @@ export function writePipeline(root: string, uuid: string, blocks: BlockSpec[], v
       downstream_blocks: downstream(b.uuid),
       timeout: b.timeout ?? null,
       status: 'not_executed',
+      ...(b.callbacks ? { callback_blocks: b.callbacks } : {}),
     })),
+    ...(callbacks.length ? { callbacks: callbacks.map((c) => ({ uuid: c.uuid, name: c.uuid, type: 'callback', language: c.language, configuration: {}, upstream_blocks: [], downstream_blocks: [] })) } : {}),
   };
   writeFile(join(root, 'pipelines', uuid, 'metadata.yaml'), JSON.stringify(metadata, null, 2) + '\n');
   writeFile(join(root, 'pipelines', uuid, '__init__.py'), '');
-  for (const b of blocks) writeFile(join(root, FOLDERS[b.type], `${b.uuid}.${b.language === 'python' ? 'py' : 'ts'}`), b.code);
+  for (const b of [...blocks, ...callbacks]) writeFile(join(root, FOLDERS[b.type], `${b.uuid}.${b.language === 'python' ? 'py' : 'ts'}`), b.code);
 }
 
 const py = (decorator: string, body: string, params = '*args, **kwargs') =>
@@ -114,6 +119,32 @@ export function writeTestPipelines(root: string): void {
       code: "function check(value: unknown): never {\n  throw new RangeError(`bad patient ${String(value)}`);\n}\nexport default (ctx) => check(ctx.kwargs.patient_id);\n",
     },
   ]);
+  // The target's callback appends `<mode> <error>` to the file named by the `marker` variable.
+  writePipeline(
+    root,
+    'with_callbacks',
+    [
+      {
+        uuid: 'py_cb_target',
+        type: 'data_loader',
+        language: 'python',
+        callbacks: ['py_cb'],
+        code: py('data_loader', "    if kwargs.get('fail'):\n        raise KeyError('no such patient')\n    return {'ok': True}"),
+      },
+    ],
+    undefined,
+    [
+      {
+        uuid: 'py_cb',
+        type: 'callback',
+        language: 'python',
+        code:
+          "if 'on_success' not in globals():\n    from mage_ai.data_preparation.decorators import on_success, on_failure\n\n\n" +
+          "@on_success\ndef ok(*args, **kwargs):\n    with open(kwargs['marker'], 'a') as f:\n        f.write(f\"on_success {kwargs['block_uuid']}\\n\")\n\n\n" +
+          "@on_failure\ndef failed(*args, **kwargs):\n    with open(kwargs['marker'], 'a') as f:\n        f.write(f\"on_failure {kwargs.get('__error')}\\n\")\n",
+      },
+    ],
+  );
   writePipeline(root, 'slow', [
     { uuid: 'ts_slow', type: 'custom', language: 'typescript', timeout: 1, code: 'export default async () => { for (;;) {} };\n' },
     { uuid: 'py_slow', type: 'custom', language: 'python', timeout: 1, code: 'import time\n' + py('custom', '    time.sleep(30)') },

@@ -85,7 +85,13 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
   const variablesWrite = store ? writeRunVariables(project.dataDir, pipeline.uuid, partition, options.variables) : null;
   variablesWrite?.catch(() => undefined);
 
-  const runOne = async (b: BlockConfig, upstreamDirs: Map<string, string>, outputDir: string | null, returnOutputs: boolean) => {
+  const runOne = async (
+    b: BlockConfig,
+    upstreamDirs: Map<string, string>,
+    outputDir: string | null,
+    returnOutputs: boolean,
+    call: { mode?: BlockRunRequest['mode']; kwargsOf?: BlockConfig; extraKwargs?: Record<string, unknown> } = {},
+  ) => {
     const left = deadline - Date.now();
     const startedAt = new Date();
     if (left <= 0) {
@@ -108,13 +114,18 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
       blockType: b.type,
       language: b.language as BlockLanguage,
       filePath: target.filePath(b),
-      mode: 'run',
+      mode: call.mode ?? 'run',
       configuration,
       upstream: (b.upstream_blocks ?? []).map((u) => ({
         blockUuid: u,
         variablesDir: upstreamDirs.get(u) ?? latestOutputsDir(project.dataDir, pipeline.uuid, u),
       })),
-      kwargs: b === block ? { ...kwargsBase, configuration } : { ...kwargsBase, block_uuid: b.uuid, configuration },
+      kwargs: {
+        ...kwargsBase,
+        ...((call.kwargsOf ?? b) === block ? {} : { block_uuid: (call.kwargsOf ?? b).uuid }),
+        configuration: call.kwargsOf ? ((call.kwargsOf.configuration ?? {}) as Record<string, unknown>) : configuration,
+        ...call.extraKwargs,
+      },
       outputDir,
       returnOutputs,
       runTests: false,
@@ -132,6 +143,28 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
     const status: SyncRunStatus = error.type === 'timeout' ? 'timeout' : error.type === 'cancelled' || input.signal.aborted ? 'cancelled' : 'failed';
     blocks.push({ blockUuid: b.uuid, status: status === 'cancelled' ? 'cancelled' : 'failed', startedAt, completedAt: new Date(), error });
     return { status, failedBlock: b.uuid, error, blocks };
+  };
+
+  /**
+   * Mage's `execute_with_callback`: after the block ran, its callback blocks are called with `on_success` or
+   * `on_failure` (the error in the `__error` kwarg), with the block's inputs and kwargs. As in the engine, a
+   * failing callback is logged and changes nothing; a block that timed out or was cancelled gets none.
+   */
+  const runCallbacks = async (
+    error: BlockErrorInfo | undefined,
+    log: LazyBlockLog | undefined,
+    call: (callback: BlockConfig, mode: 'on_success' | 'on_failure', extraKwargs: Record<string, unknown>) => Promise<{ result: { ok: boolean; error?: BlockErrorInfo } }>,
+  ) => {
+    if (error && error.type !== 'block_execution_failed') return;
+    const mode = error ? 'on_failure' : 'on_success';
+    for (const uuid of block.callback_blocks ?? []) {
+      const callback = pipeline.callbacks?.find((c) => c.uuid === uuid) ?? pipeline.blocks.find((c) => c.uuid === uuid);
+      if (!callback || input.signal.aborted || deadline - Date.now() <= 0) continue;
+      const { result } = await call(callback, mode, error ? { __error: `${error.exception}: ${error.message}` } : {});
+      if (!result.ok) {
+        log?.write({ level: 'ERROR', message: `Failed to execute ${mode} callback block ${uuid} for block ${block.uuid}: ${result.error?.exception}: ${result.error?.message}`, timestamp: Date.now() / 1000 });
+      }
+    }
   };
 
   let ranUpstream = false;
@@ -163,6 +196,8 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
     }
     const outputDir = store ? blockVariablesDir(project.dataDir, pipeline.uuid, partition, block.uuid) : null;
     const { result, startedAt } = await runOne(block, upstreamDirs, outputDir, true);
+    const targetLog = store ? logs.at(-1) : undefined;
+    await runCallbacks(result.ok ? undefined : result.error, targetLog, (cb, mode, extraKwargs) => runOne(cb, upstreamDirs, null, false, { mode, kwargsOf: block, extraKwargs }));
     if (!result.ok) return fail(block, result.error, startedAt);
     blocks.push({ blockUuid: block.uuid, status: 'completed', startedAt, completedAt: new Date() });
     return { status: 'completed', outputs: result.outputs ?? [], blocks };

@@ -48,7 +48,7 @@ for (const dialect of DIALECTS) {
         if (previous === undefined) delete process.env.BLOCKFLOW_RUNS_RESPONSE_LIMIT;
         else process.env.BLOCKFLOW_RUNS_RESPONSE_LIMIT = previous;
       }
-      for (const p of ['ts_score', 'py_score', 'shapes', 'failing', 'slow', 'chain', 'my_pipeline', 'patient_lookup']) tokens.set(p, await trigger(p));
+      for (const p of ['ts_score', 'py_score', 'shapes', 'failing', 'slow', 'chain', 'my_pipeline', 'patient_lookup', 'with_callbacks']) tokens.set(p, await trigger(p));
       tokens.set('kwargs_pipe', await trigger('kwargs_pipe', { variables: { from_trigger: 'yes', limit: 20 } }));
     });
     after(async () => {
@@ -218,6 +218,18 @@ for (const dialect of DIALECTS) {
         assert.equal(out.block_uuid, 'echo');
         const ts = await run('kwargs_pipe', 'ts_echo', { variables: { limit: 99 }, record: false, store_variables: false });
         assert.deepEqual(ts.body.run.output, [{ patient_id: 'default', limit: 99 }]);
+      });
+
+      test("the block's callbacks run as in Mage's execute_with_callback: on_success after success, on_failure with the error", async () => {
+        const marker = join(dataDir(), `callbacks-${dialect}.txt`);
+        const ok = await run('with_callbacks', 'py_cb_target', { record: false, store_variables: false, variables: { marker } });
+        assert.equal(ok.status, 200, JSON.stringify(ok.body));
+        assert.deepEqual(ok.body.run.output, [{ ok: true }]);
+        assert.equal(readFileSync(marker, 'utf8'), 'on_success py_cb_target\n');
+        const failed = await run('with_callbacks', 'py_cb_target', { record: false, store_variables: false, variables: { marker, fail: true } });
+        assert.equal(failed.status, 500);
+        assert.equal(failed.body.error.exception, 'KeyError');
+        assert.equal(readFileSync(marker, 'utf8'), "on_success py_cb_target\non_failure KeyError: 'no such patient'\n");
       });
 
       test('record: true writes a completed PipelineRun and BlockRun visible in the run history', async () => {
