@@ -6,10 +6,15 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
+/** A new session token: 256 random bits, base64url. Also the cloud control plane's session tokens. */
 export function newRawToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/**
+ * What is stored for a token or API key (server and cloud control plane): its SHA-256 in hex. A fast hash
+ * suffices for 256-bit random secrets.
+ */
 export function hashToken(raw: string): string {
   return createHash('sha256').update(raw).digest('hex');
 }

@@ -4,7 +4,7 @@
  * `config.replicaCount` combine, how secret values are sealed and redacted, and the pod-template digest that
  * decides when replicas must roll.
  */
-import type { SecretBox } from './secretBox.js';
+import { SecretBox } from './secretBox.js';
 
 export type ClusterStatus = 'Active' | 'Stopped';
 export const CLUSTER_STATUSES: readonly ClusterStatus[] = ['Active', 'Stopped'];
@@ -208,7 +208,7 @@ export function sealConfig(config: ClusterConfig, box: SecretBox, context: strin
 
 /** The inverse of sealConfig. */
 export function openConfig(config: ClusterConfig, box: SecretBox, context: string): ClusterConfig {
-  return mapSecrets(config, (v) => (typeof v === 'string' && isSealedValue(v) ? box.open(v, context) : v));
+  return mapSecrets(config, (v) => (SecretBox.isSealed(v) ? box.open(v, context) : v));
 }
 
 export const REDACTED = '[redacted]';
@@ -216,10 +216,6 @@ export const REDACTED = '[redacted]';
 /** Returns a copy with every secret value replaced by `[redacted]`, for the audit log and logs. */
 export function redactConfig(config: ClusterConfig): ClusterConfig {
   return mapSecrets(config, () => REDACTED);
-}
-
-function isSealedValue(v: string): boolean {
-  return v.startsWith('enc:v1:');
 }
 
 function mapSecrets(config: ClusterConfig, fn: (value: unknown) => unknown): ClusterConfig {

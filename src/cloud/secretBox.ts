@@ -1,14 +1,17 @@
 /**
- * AES-256-GCM encryption of secret config values (extraEnvs values, `secrets` entries) at rest.
- * The 32-byte master key comes from env BLOCKFLOW_CLOUD_MASTER_KEY (base64 or hex) or, when unset, from a key
- * file in the control plane's data dir that is generated on first start with mode 0600.
+ * Encryption of secret config values (extraEnvs values, `secrets` entries) at rest, on src/auth's AES-256-GCM
+ * core. Format: `enc:v1:<iv>:<tag>:<body>` (base64url) with a context (the cluster id) as additional
+ * authenticated data. The 32-byte master key comes from env BLOCKFLOW_CLOUD_MASTER_KEY (base64 or hex) or, when
+ * unset, from a key file in the control plane's data dir that is generated on first start with mode 0600.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { openAesGcm, sealAesGcm } from '../auth/secretBox.js';
 
 const PREFIX = 'enc:v1:';
 
+/** The control plane's box: `enc:v1:` values bound to a context, and keyed digests. */
 export class SecretBox {
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error(`master key must be 32 bytes, got ${key.length}`);
@@ -16,21 +19,17 @@ export class SecretBox {
 
   /** Encrypts `plain`; `context` (e.g. the cluster id) is authenticated, so a value cannot be moved elsewhere. */
   seal(plain: string, context: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(context));
-    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    const tag = cipher.getAuthTag();
-    return `${PREFIX}${iv.toString('base64url')}:${tag.toString('base64url')}:${body.toString('base64url')}`;
+    const { iv, tag, data } = sealAesGcm(this.key, plain, context);
+    return `${PREFIX}${iv}:${tag}:${data}`;
   }
 
+  /** Decrypts a sealed value; throws when it is not one, or when it was sealed with another key or context. */
   open(sealed: string, context: string): string {
     if (!sealed.startsWith(PREFIX)) throw new Error('not an encrypted value');
-    const [iv, tag, body] = sealed.slice(PREFIX.length).split(':');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
-    decipher.setAAD(Buffer.from(context));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    const parts = sealed.slice(PREFIX.length).split(':');
+    if (parts.length !== 3) throw new Error(`malformed encrypted value: expected ${PREFIX}<iv>:<tag>:<body>`);
+    const [iv, tag, data] = parts;
+    return openAesGcm(this.key, { iv, tag, data }, context);
   }
 
   /**

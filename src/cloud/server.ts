@@ -10,7 +10,7 @@ import { buildCloudApp } from './api/buildCloudApp.js';
 import { ClusterService } from './clusterService.js';
 import { openCloudDb, type CloudDb } from './db/openCloudDb.js';
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from './loginGuard.js';
-import { PasswordHasher } from './passwords.js';
+import { PasswordHasher } from '../auth/passwords.js';
 import { LocalProvider, type LocalProviderOptions } from './providers/local/localProvider.js';
 import type { KubernetesProviderOptions } from './providers/kubernetes/kubernetesProvider.js';
 import type { ClusterProvider } from './providers/types.js';

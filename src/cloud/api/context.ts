@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { ClusterService } from '../clusterService.js';
 import type { CloudDatabase } from '../db/schema.js';
 import type { LoginGuard } from '../loginGuard.js';
-import type { PasswordHasher } from '../passwords.js';
+import type { PasswordHasher } from '../../auth/passwords.js';
 import { isKnownApiKey } from '../store/apiClients.js';
 import { userOfToken } from '../store/sessions.js';
 import { roleAtLeast, roleOf, type TeamRole } from '../store/teams.js';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { CloudDatabase } from '../db/schema.js';
-import { newToken, sha256Hex } from '../tokens.js';
+import { hashToken, newRawToken } from '../../auth/tokens.js';
 import { nowDbTime, toDbTime } from '../time.js';
 
 export interface NewSession {
@@ -14,13 +14,13 @@ export async function createSession(
   ttlMs: number,
   meta: { address?: string; userAgent?: string } = {},
 ): Promise<NewSession> {
-  const token = newToken();
+  const token = newRawToken();
   const now = new Date();
   const expiresAt = new Date(now.getTime() + ttlMs);
   await db
     .insertInto('sessions')
     .values({
-      token_hash: sha256Hex(token),
+      token_hash: hashToken(token),
       user_id: userId,
       created_at: toDbTime(now),
       expires_at: toDbTime(expiresAt),
@@ -42,16 +42,16 @@ export async function userOfToken(db: Kysely<CloudDatabase>, token: string, idle
   const row = await db
     .selectFrom('sessions')
     .select(['user_id', 'last_used_at'])
-    .where('token_hash', '=', sha256Hex(token))
+    .where('token_hash', '=', hashToken(token))
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', toDbTime(now))
     .where('last_used_at', '>', toDbTime(new Date(now.getTime() - idleMs)))
     .executeTakeFirst();
   if (!row) return undefined;
-  await db.updateTable('sessions').set({ last_used_at: toDbTime(now) }).where('token_hash', '=', sha256Hex(token)).execute();
+  await db.updateTable('sessions').set({ last_used_at: toDbTime(now) }).where('token_hash', '=', hashToken(token)).execute();
   return row.user_id;
 }
 
 export async function revokeSession(db: Kysely<CloudDatabase>, token: string): Promise<void> {
-  await db.updateTable('sessions').set({ revoked_at: nowDbTime() }).where('token_hash', '=', sha256Hex(token)).execute();
+  await db.updateTable('sessions').set({ revoked_at: nowDbTime() }).where('token_hash', '=', hashToken(token)).execute();
 }
