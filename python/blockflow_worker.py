@@ -7,10 +7,56 @@ reach the parent as `log` messages tagged with the request id. Descriptors 1 and
 (blockflow_runtime/fdcapture.py), so output of C code and subprocesses becomes log lines of the request too.
 """
 import os
+import signal
 import sys
+import threading
+import time
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def _die_with_parent() -> None:
+    """The parent that would record the result is gone: end now, without finishing the block. The worker leads
+    its own process group (the parent spawns it detached), so the block's subprocesses are killed with it."""
+    try:
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+    finally:
+        os._exit(70)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def watch_parent() -> None:
+    """Exits the worker once its parent process is gone, even in the middle of a block.
+
+    Between requests the closed stdin already ends the loop, but a running block never reads it; a killed parent
+    shows as a changed parent pid (the worker is re-parented to init or a subreaper). BLOCKFLOW_PARENT_PID, set by
+    the pool, catches a parent that died before this check started."""
+    parent = os.getppid()
+    expected = os.environ.pop('BLOCKFLOW_PARENT_PID', '')
+    if expected.isdigit() and int(expected) != parent and not _pid_alive(int(expected)):
+        _die_with_parent()
+
+    def poll() -> None:
+        while True:
+            if os.getppid() != parent:
+                _die_with_parent()
+            time.sleep(PARENT_POLL_SECONDS)
+
+    threading.Thread(target=poll, name='blockflow-parent-watch', daemon=True).start()
 
 
 def main() -> int:
+    watch_parent()
     protocol_in = os.fdopen(os.dup(0), 'rb')
     protocol_out = os.fdopen(os.dup(1), 'wb')
     real_stderr = os.fdopen(os.dup(2), 'w', buffering=1, encoding='utf-8', errors='replace')

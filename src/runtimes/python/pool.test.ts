@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { BlockRunRequest, BlockRunResult, LogLine } from '../types.js';
-import { PythonRuntime } from './pool.js';
+import { PYTHON_PACKAGE_DIR, PythonRuntime } from './pool.js';
 import { testPython } from './testPython.js';
 
 const HEADER = `if 'data_loader' not in globals():
@@ -514,7 +518,7 @@ def load(*args, **kwargs):
 describe('PythonRuntime with one worker', () => {
   let single: PythonRuntime;
   before(async () => {
-    single = new PythonRuntime({ python, size: 1, maxRequestsPerWorker: 3, cwd: projectRoot });
+    single = new PythonRuntime({ python, size: 1, cwd: projectRoot });
     await single.warm();
   });
   after(async () => {
@@ -548,15 +552,166 @@ describe('PythonRuntime with one worker', () => {
     assertOk(second);
     assert.deepEqual([first.outputs, second.outputs], [[1], [22]]);
   });
+});
 
-  test('the worker is recycled after maxRequestsPerWorker requests', async () => {
-    const file = writeBlock('data_loaders/pid.py', `import os\n@data_loader\ndef load(*args, **kwargs):\n    return os.getpid()\n`);
-    const pids: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const result = await single.run(request(file, 'pid', { returnOutputs: true }));
-      assertOk(result);
-      pids.push(result.outputs![0] as number);
+/** True while `pid` is a running process (a zombie waiting for its reaper counts as gone). */
+function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `condition` until it holds; fails after a generous liveness bound. */
+async function eventually(what: string, condition: () => boolean, boundMs = 15_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`not within ${boundMs / 1000} s: ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('PythonRuntime recycling', () => {
+  let pidBlock: string;
+  before(() => {
+    pidBlock = writeBlock('data_loaders/recycle_pid.py', `import os\n@data_loader\ndef load(*args, **kwargs):\n    return os.getpid()\n`);
+  });
+
+  async function pidOf(pool: PythonRuntime): Promise<number> {
+    const result = await pool.run(request(pidBlock, 'recycle_pid', { returnOutputs: true }));
+    assertOk(result);
+    return result.outputs![0] as number;
+  }
+
+  test('options out of range are rejected with a clear error', () => {
+    assert.throws(() => new PythonRuntime({ python, maxRequestsPerWorker: -1 }), /maxRequestsPerWorker must be a positive integer, got -1/);
+    assert.throws(() => new PythonRuntime({ python, size: 0 }), /size must be a positive integer, got 0/);
+    assert.throws(() => new PythonRuntime({ python, recycleJitter: 2 }), /recycleJitter must be between 0 and 1, got 2/);
+  });
+
+  test('a worker past its limit keeps serving while its replacement starts, then exits; no request waits for a spawn', async () => {
+    const pool = new PythonRuntime({ python, size: 1, maxRequestsPerWorker: 3, recycleJitter: 0, cwd: projectRoot });
+    try {
+      await pool.warm();
+      const [oldPid] = pool.workerPids;
+      const pids: number[] = [];
+      let mostProcesses = 0;
+      const deadline = Date.now() + 60_000;
+      // One request after another until the replacement has taken over.
+      while ((pids.length === 0 || pids.at(-1) === oldPid) && Date.now() < deadline) {
+        pids.push(await pidOf(pool));
+        mostProcesses = Math.max(mostProcesses, pool.workerPids.length);
+      }
+      const newPid = pids.at(-1)!;
+      assert.notEqual(newPid, oldPid, 'the replacement never took over');
+      const servedByOld = pids.indexOf(newPid);
+      // The 4th request arrives the moment the worker reaches its limit: the old worker serves it, since the
+      // replacement is still importing pandas.
+      assert.ok(servedByOld >= 4, `the old worker served ${servedByOld} requests`);
+      assert.deepEqual(pids.slice(0, servedByOld), Array(servedByOld).fill(oldPid));
+      assert.equal(mostProcesses, 2, 'one extra process during the replacement, never more');
+      assert.deepEqual(pool.stats, { spawned: 2, recycled: 1, waitedForSpawn: 0 });
+      await eventually(`the recycled worker ${oldPid} exits`, () => !processRunning(oldPid));
+      assert.deepEqual(pool.workerPids, [newPid]);
+      assert.equal(await pidOf(pool), newPid);
+    } finally {
+      await pool.close();
     }
-    assert.equal(new Set(pids).size, 2);
+  });
+
+  test('under concurrent load both workers recycle one at a time, every request succeeds and none waits for a spawn', async () => {
+    const pool = new PythonRuntime({ python, size: 2, maxRequestsPerWorker: 3, recycleJitter: 0, cwd: projectRoot });
+    try {
+      await pool.warm();
+      const original = pool.workerPids;
+      let mostProcesses = 0;
+      let served = 0;
+      const deadline = Date.now() + 60_000;
+      const client = async (): Promise<void> => {
+        while (pool.stats.recycled < 2 && Date.now() < deadline) {
+          await pidOf(pool);
+          served++;
+          mostProcesses = Math.max(mostProcesses, pool.workerPids.length);
+        }
+      };
+      await Promise.all([client(), client(), client(), client()]);
+      assert.ok(pool.stats.recycled >= 2, `only ${pool.stats.recycled} recycles after ${served} requests`);
+      assert.equal(pool.stats.waitedForSpawn, 0);
+      assert.ok(mostProcesses <= 3, `${mostProcesses} processes for a pool of 2`);
+      for (const pid of original) await eventually(`the recycled worker ${pid} exits`, () => !processRunning(pid));
+      await eventually('the pool is back to 2 workers', () => pool.workerPids.length === 2);
+      assert.ok(pool.workerPids.every((pid) => !original.includes(pid)));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a request that finds no ready worker is counted as waiting for a spawn', async () => {
+    const pool = new PythonRuntime({ python, size: 1, cwd: projectRoot });
+    try {
+      await pidOf(pool);
+      assert.deepEqual(pool.stats, { spawned: 1, recycled: 0, waitedForSpawn: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('Python worker without its parent', () => {
+  test('a worker whose parent is SIGKILLed mid-block exits promptly, with the block’s subprocesses', async () => {
+    const block = writeBlock(
+      'data_loaders/sleeps.py',
+      `import subprocess, time
+@data_loader
+def load(*args, **kwargs):
+    child = subprocess.Popen(['sleep', '30'])
+    print(f'sleeping with child {child.pid}')
+    time.sleep(30)
+`,
+    );
+    const script = join(projectRoot, 'pool-parent.mjs');
+    writeFileSync(
+      script,
+      `const { PythonRuntime } = await import(${JSON.stringify(pathToFileURL(join(PYTHON_PACKAGE_DIR, '..', 'src', 'runtimes', 'python', 'pool.ts')).href)});
+const [python, cwd, requestJson] = process.argv.slice(2);
+const pool = new PythonRuntime({ python, size: 1, cwd });
+await pool.warm();
+void pool.run({
+  ...JSON.parse(requestJson),
+  onLog: (line) => {
+    const match = /^sleeping with child (\\d+)$/.exec(line.message);
+    if (match) console.log(JSON.stringify({ worker: pool.workerPids[0], child: Number(match[1]) }));
+  },
+});
+`,
+    );
+    const parent = spawn(process.execPath, ['--import', 'tsx', script, python, projectRoot, JSON.stringify(request(block, 'sleeps'))], {
+      cwd: join(PYTHON_PACKAGE_DIR, '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const parentExited = new Promise<void>((resolveExit) => parent.once('exit', () => resolveExit()));
+    let pids: { worker: number; child: number } | undefined;
+    try {
+      pids = await new Promise<{ worker: number; child: number }>((resolveLine, reject) => {
+        const timer = setTimeout(() => reject(new Error('the intermediate process never started the block')), 60_000);
+        createInterface({ input: parent.stdout! }).once('line', (line) => {
+          clearTimeout(timer);
+          resolveLine(JSON.parse(line) as { worker: number; child: number });
+        });
+        parent.once('exit', (code) => reject(new Error(`the intermediate process exited early (${code})`)));
+      });
+      assert.ok(processRunning(pids.worker) && processRunning(pids.child));
+      parent.kill('SIGKILL');
+      await parentExited;
+      await eventually(`the worker ${pids.worker} exits after its parent died`, () => !processRunning(pids!.worker), 10_000);
+      await eventually(`the block's subprocess ${pids.child} exits with the worker`, () => !processRunning(pids!.child), 10_000);
+    } finally {
+      parent.kill('SIGKILL');
+      for (const pid of [pids?.worker, pids?.child]) {
+        if (pid !== undefined && processRunning(pid)) process.kill(pid, 'SIGKILL');
+      }
+    }
   });
 });

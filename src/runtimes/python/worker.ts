@@ -48,7 +48,9 @@ export class PythonWorker {
   constructor(private readonly options: WorkerSpawnOptions) {
     this.process = spawn(options.python, ['-u', options.script], {
       cwd: options.cwd,
-      env: options.env,
+      // The worker exits on its own when this process dies, even in the middle of a block (its own process group
+      // is not killed with ours): it watches its parent pid, and this one tells it which pid that should be.
+      env: { ...options.env, BLOCKFLOW_PARENT_PID: String(process.pid) },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -114,6 +116,11 @@ export class PythonWorker {
 
   get pid(): number | undefined {
     return this.process.pid;
+  }
+
+  /** True once the worker said `ready`. */
+  get hasStarted(): boolean {
+    return this.isReady;
   }
 
   get busy(): boolean {
