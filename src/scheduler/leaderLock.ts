@@ -3,9 +3,12 @@
  * dedicated pooled connection for as long as this process leads. When the process dies (even by SIGKILL) its
  * connection closes and PostgreSQL releases the lock, so a standby's next try wins. The holder checks its
  * connection every few seconds and gives up leadership when the connection fails, since the lock may then be
- * gone. On SQLite the database belongs to one process, so the lock is always held.
+ * gone. On SQLite, where advisory locks do not exist, a lease row in the database file (SqliteLeaseLock) keeps
+ * two processes on one file from both leading.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { Store } from '../store/db.js';
 
@@ -103,23 +106,176 @@ export class PgLeaderLock implements LeaderLock {
   }
 }
 
-/** SQLite: one process owns the database file, so it always leads. */
-export class LocalLeaderLock implements LeaderLock {
-  private holding = false;
-  async tryAcquire(): Promise<boolean> {
-    this.holding = true;
-    return true;
-  }
-  held(): boolean {
-    return this.holding;
-  }
-  onLost(): void {}
-  async release(): Promise<void> {
-    this.holding = false;
+export interface SqliteLeaseLockOptions {
+  /** Milliseconds between the holder's renewals of its lease. Default 2000. */
+  renewMs?: number;
+  /**
+   * Milliseconds a lease lasts after its last renewal: a holder that could not renew for this long gives up
+   * leadership, and a standby takes over once it has passed. Default 3 × `renewMs`.
+   */
+  leaseMs?: number;
+}
+
+/** Table of the SQLite leases, one row per project sharing the file. Created by the lock on first use. */
+export const LEASE_TABLE = 'scheduler_leader_lease';
+
+interface LeaseRow {
+  owner: string;
+  host: string;
+  pid: number;
+  expires_at: number;
+}
+
+/**
+ * This machine and PID namespace, so a standby can tell that the lease holder's process is gone: two
+ * containers with one hostname but separate PID namespaces must not read each other's PIDs. Null when the
+ * namespace cannot be read on Linux (then only expiry frees a lease).
+ */
+function processHost(): string | null {
+  if (process.platform !== 'linux') return hostname();
+  try {
+    return `${hostname()} ${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return null;
   }
 }
 
-/** The lock for this store's dialect. */
-export function leaderLockFor(store: Store, projectKey: string, options: PgLeaderLockOptions = {}): LeaderLock {
-  return store.dialect === 'postgres' ? new PgLeaderLock(store, advisoryKeys(projectKey), options) : new LocalLeaderLock();
+/** True only when the lease holder certainly no longer runs: same machine and PID namespace, and no such PID. */
+function holderIsGone(row: LeaseRow, host: string | null): boolean {
+  if (host === null || row.host !== host || Number(row.pid) === process.pid) return false;
+  try {
+    process.kill(Number(row.pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * SQLite: a lease row per project (owner, expiry) in the database file, so two processes on one file never
+ * lead at once. It is taken in a BEGIN IMMEDIATE transaction (the store's transactions are), which serialises
+ * takers across processes, when it is free, expired, already ours, or held by a process of this machine that
+ * no longer exists (a crash-restart then leads at once instead of after the lease). The holder renews it every
+ * `renewMs` and gives up leadership (`onLost`) when a renewal finds another owner, or when it could not renew
+ * for `leaseMs`. Expiry uses each process's wall clock, so the processes must share a clock, as processes
+ * sharing a SQLite file on one machine do. Releasing deletes the row, so a standby takes over at its next try.
+ */
+export class SqliteLeaseLock implements LeaderLock {
+  /** This lock's identity in the lease row. */
+  readonly owner = randomUUID();
+  private readonly host = processHost();
+  private readonly renewMs: number;
+  private readonly leaseMs: number;
+  private holding = false;
+  private validUntil = 0;
+  private renewing = false;
+  private tableReady = false;
+  private timer?: NodeJS.Timeout;
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly projectKey: string,
+    options: SqliteLeaseLockOptions = {},
+  ) {
+    this.renewMs = options.renewMs ?? 2000;
+    this.leaseMs = options.leaseMs ?? 3 * this.renewMs;
+    if (!(this.renewMs > 0) || !(this.leaseMs > this.renewMs)) {
+      throw new Error(`SQLite leader lease needs renewMs > 0 and leaseMs > renewMs; got renewMs=${this.renewMs}, leaseMs=${this.leaseMs}`);
+    }
+  }
+
+  held(): boolean {
+    return this.holding && Date.now() < this.validUntil;
+  }
+
+  onLost(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async tryAcquire(): Promise<boolean> {
+    if (this.held()) return true;
+    await this.ensureTable();
+    const now = Date.now();
+    const won = await this.store.transaction(async ({ db }) => {
+      const { rows } = await sql<LeaseRow>`select owner, host, pid, expires_at from ${sql.table(LEASE_TABLE)} where project_key = ${this.projectKey}`.execute(db);
+      const current = rows[0];
+      if (current && current.owner !== this.owner && Number(current.expires_at) > now && !holderIsGone(current, this.host)) return false;
+      await sql`insert into ${sql.table(LEASE_TABLE)} (project_key, owner, host, pid, expires_at, acquired_at)
+        values (${this.projectKey}, ${this.owner}, ${this.host ?? ''}, ${process.pid}, ${now + this.leaseMs}, ${now})
+        on conflict (project_key) do update set owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+          expires_at = excluded.expires_at, acquired_at = excluded.acquired_at`.execute(db);
+      return true;
+    });
+    if (!won) {
+      if (this.holding) this.lose();
+      return false;
+    }
+    this.validUntil = now + this.leaseMs;
+    if (!this.holding) {
+      this.holding = true;
+      this.timer = setInterval(() => void this.renew(), this.renewMs);
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  async release(): Promise<void> {
+    const wasHolding = this.holding;
+    this.stopHolding();
+    if (!wasHolding) return;
+    await sql`delete from ${sql.table(LEASE_TABLE)} where project_key = ${this.projectKey} and owner = ${this.owner}`
+      .execute(this.store.db)
+      .catch(() => undefined);
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.holding || this.renewing) return;
+    this.renewing = true;
+    const now = Date.now();
+    try {
+      const { rows } = await sql<{ owner: string }>`update ${sql.table(LEASE_TABLE)} set expires_at = ${now + this.leaseMs}
+        where project_key = ${this.projectKey} and owner = ${this.owner} returning owner`.execute(this.store.db);
+      if (!this.holding) return;
+      if (rows.length) this.validUntil = now + this.leaseMs;
+      else this.lose();
+    } catch {
+      // A busy or failing database: keep leading while the lease is still ours, retry at the next interval.
+      if (this.holding && Date.now() >= this.validUntil) this.lose();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private lose(): void {
+    this.stopHolding();
+    for (const l of this.listeners) l();
+  }
+
+  private stopHolding(): void {
+    this.holding = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async ensureTable(): Promise<void> {
+    if (this.tableReady) return;
+    await sql`create table if not exists ${sql.table(LEASE_TABLE)} (
+      project_key text primary key,
+      owner text not null,
+      host text not null,
+      pid integer not null,
+      expires_at integer not null,
+      acquired_at integer not null
+    )`.execute(this.store.db);
+    this.tableReady = true;
+  }
+}
+
+/** Timings of the leader lock; each applies to its dialect's lock. */
+export type LeaderLockOptions = PgLeaderLockOptions & SqliteLeaseLockOptions;
+
+/** The lock for this store's dialect: an advisory lock on PostgreSQL, a lease row on SQLite. */
+export function leaderLockFor(store: Store, projectKey: string, options: LeaderLockOptions = {}): LeaderLock {
+  return store.dialect === 'postgres' ? new PgLeaderLock(store, advisoryKeys(projectKey), options) : new SqliteLeaseLock(store, projectKey, options);
 }

@@ -184,3 +184,17 @@ export async function activeBackfillRunIds(store: StoreScope, backfillId: number
   return rows.map((r) => r.id);
 }
 
+
+/** Whether the pipeline has a run waiting to start under an active trigger (see waitingRuns). */
+export async function hasWaitingRun(store: StoreScope, pipelineUuid: string): Promise<boolean> {
+  const row = await store.db
+    .selectFrom('pipeline_run as r')
+    .innerJoin('pipeline_schedule as s', 's.id', 'r.pipeline_schedule_id')
+    .select('r.id')
+    .where('r.pipeline_uuid', '=', pipelineUuid)
+    .where('r.status', '=', 'initial')
+    .where('s.status', '=', 'active')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -7,19 +7,24 @@
  * - it keeps the active time triggers in memory with the time each is next due, and sleeps until the earliest
  *   of them, or until `wake()` (a trigger changed through the API, a trigger file changed, a run of an
  *   `@always_on` trigger finished);
+ * - on PostgreSQL it listens to the change feed (changeFeed.ts): `wake('triggers')` in any process, and a run
+ *   finished in any process while its pipeline has runs waiting for a run-limit slot, reach the leader at once
+ *   rather than at its next sweep;
  * - at each wake-up it syncs changed triggers.yaml files, plans the due triggers (triggerPlan.ts) with a few
  *   batched queries, creates their runs (the database's unique (trigger, execution date) turns a second
  *   creation into a no-op) and lets the admission start them;
  * - every `sweepMs` it also re-reads the trigger table when it changed elsewhere, starts runs left waiting by
  *   other processes, resumes running backfills and checks SLAs.
- * A standby retries the lock every `standbyRetryMs` and takes over when the leader dies.
+ * A standby retries the lock every `standbyRetryMs` and takes over when the leader dies (at once on PostgreSQL,
+ * after the lease expires on SQLite unless the leader's process is known to be gone).
  *
  * SLA: a run whose trigger has `sla` seconds and is still initial/running at execution date + sla gets
  * `passed_sla = true` once (a guarded update) and the service emits `notification`
  * `{type: 'trigger_passed_sla', ...}`.
  *
  * Events emitted: `leader` (this process became leader), `standby`, `notification`, `catch_up`
- * (`{scheduleId, skipped}` when a policy dropped missed intervals), `error` is never emitted: failures are
+ * (`{scheduleId, skipped}` when a policy dropped missed intervals), `feed` (`'listening'` when the leader's
+ * change feed connection is up, `'lost'` when it failed and is being retried), `error` is never emitted: failures are
  * kept in `errors` and `lastError` so the loop never stops.
  */
 import { EventEmitter } from 'node:events';
@@ -27,15 +32,16 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine, EngineEvent } from '../engine/engine.js';
 import type { Project } from '../project/projectConfig.js';
-import type { Store } from '../store/db.js';
+import { resolveDatabaseUrl, type Store } from '../store/db.js';
 import type { PipelineRunRow } from '../store/pipelineRuns.js';
 import type { ScheduleRow } from '../store/schedules.js';
 import { DuplicateRunError } from '../store/errors.js';
 import { Admission, type TriggerRunInput } from './admission.js';
 import { BackfillRunner } from './backfillRunner.js';
-import { leaderLockFor, type LeaderLock } from './leaderLock.js';
+import { changeFeedFor, pgConnectionString, type ChangeFeed, type SchedulerChange } from './changeFeed.js';
+import { leaderLockFor, type LeaderLock, type LeaderLockOptions } from './leaderLock.js';
 import type { PipelineConfigCache } from '../project/pipelineConfigCache.js';
-import { lastExecutionDates, markPassedSla, pipelinesWithWaitingRuns, runKey, runKeysSince, schedulesFingerprint, slaCandidates } from './queries.js';
+import { hasWaitingRun, lastExecutionDates, markPassedSla, pipelinesWithWaitingRuns, runKey, runKeysSince, schedulesFingerprint, slaCandidates } from './queries.js';
 import { currentExecutionDate, isRecurring, toParsedInterval } from './schedule.js';
 import { catchUpOf } from './triggerConfig.js';
 import { TriggerFileSync } from './triggerFiles.js';
@@ -45,8 +51,22 @@ export interface SchedulerServiceOptions {
   project: Project;
   store: Store;
   engine: Engine;
-  /** The leader lock. Default: a PostgreSQL advisory lock, or an always-held lock on SQLite. */
+  /** The leader lock. Default: a PostgreSQL advisory lock, or a lease row on SQLite (leaderLock.ts). */
   lock?: LeaderLock;
+  /** Timings of the default leader lock (`checkMs` on PostgreSQL, `renewMs`/`leaseMs` on SQLite). Ignored with `lock`. */
+  lockOptions?: LeaderLockOptions;
+  /**
+   * How changes made by other processes reach the leader before its sweep. Default: on PostgreSQL a
+   * LISTEN/NOTIFY feed listening with `databaseUrl`; none on SQLite. `false`: none, the sweep alone.
+   */
+  changeFeed?: ChangeFeed | false;
+  /**
+   * URL of the store's database, for the default change feed's listening connection. Default: the URL the
+   * server resolves, `resolveDatabaseUrl(process.env, project.dataDir)`. The feed checks that a notification
+   * sent through the store arrives on it before relying on it; a URL that is not PostgreSQL leaves the leader
+   * with its sweep alone.
+   */
+  databaseUrl?: string;
   /** The clock. Default `() => new Date()`. */
   now?: () => Date;
   /** Milliseconds between a standby's tries of the leader lock. Default 2000. */
@@ -96,6 +116,7 @@ export class SchedulerService extends EventEmitter {
   private activity: Date | null = null;
   private campaign?: Promise<void>;
   private watcher?: FSWatcher;
+  private readonly feed?: ChangeFeed;
   private readonly onEngineEvent = (event: EngineEvent) => {
     if (event.type === 'run' && FINAL.has(event.status)) void this.onRunFinished(event.runId).catch((err) => this.noteError(err));
   };
@@ -103,7 +124,12 @@ export class SchedulerService extends EventEmitter {
   constructor(private readonly options: SchedulerServiceOptions) {
     super();
     this.clock = options.now ?? (() => new Date());
-    this.lock = options.lock ?? leaderLockFor(options.store, options.project.projectUuid ?? options.project.name);
+    const projectKey = options.project.projectUuid ?? options.project.name;
+    this.lock = options.lock ?? leaderLockFor(options.store, projectKey, options.lockOptions);
+    if (options.changeFeed !== false) {
+      const url = pgConnectionString(options.databaseUrl ?? resolveDatabaseUrl(process.env, options.project.dataDir)) ?? undefined;
+      this.feed = options.changeFeed ?? changeFeedFor(options.store, projectKey, { url, onError: (err) => this.noteError(err) });
+    }
     this.pipelines = options.engine.pipelines;
     this.admission = new Admission({
       store: options.store,
@@ -137,7 +163,7 @@ export class SchedulerService extends EventEmitter {
     if (this.options.loop === false) return;
     this.lock.onLost(() => {
       this.leading = false;
-      this.wake();
+      this.wakeLoop();
     });
     this.campaign = this.campaignLoop();
   }
@@ -146,7 +172,7 @@ export class SchedulerService extends EventEmitter {
     if (!this.started) return;
     this.started = false;
     this.options.engine.off('event', this.onEngineEvent);
-    this.wake();
+    this.wakeLoop();
     await this.campaign?.catch(() => undefined);
     this.watcher?.close();
     this.watcher = undefined;
@@ -156,8 +182,17 @@ export class SchedulerService extends EventEmitter {
     await this.lock.release();
   }
 
-  /** Something changed (a trigger, a file): the leader re-reads its triggers before sleeping again. */
+  /**
+   * Something changed (a trigger, a file): the leader re-reads its triggers before sleeping again. A trigger
+   * change is also published on the change feed, so the leader hears of it wherever it runs.
+   */
   wake(reason: 'triggers' | 'files' | 'other' = 'other'): void {
+    this.wakeLoop(reason);
+    if (reason === 'triggers') void this.feed?.publish({ kind: 'triggers' });
+  }
+
+  /** Wakes this process's loop only. */
+  private wakeLoop(reason: 'triggers' | 'files' | 'other' = 'other'): void {
     if (reason === 'triggers') this.triggersDirty = true;
     if (reason === 'files') this.filesDirty = true;
     this.wakeRequested = true;
@@ -227,6 +262,19 @@ export class SchedulerService extends EventEmitter {
     this.nextSweep = 0;
     this.files.reset();
     this.startWatching();
+    this.feed?.subscribe({
+      change: (change) => this.onFeedChange(change),
+      listening: () => {
+        // Notifications sent before the feed listened are lost: sweep once to pick their changes up.
+        this.nextSweep = 0;
+        this.emit('feed', 'listening');
+        this.wakeLoop();
+      },
+      lost: (err) => {
+        this.noteError(err);
+        this.emit('feed', 'lost');
+      },
+    });
     this.emit('leader');
     while (this.started && this.leading && this.lock.held()) {
       try {
@@ -239,8 +287,15 @@ export class SchedulerService extends EventEmitter {
       await this.sleep(this.msToNextWork());
     }
     this.leading = false;
+    await this.feed?.unsubscribe();
     this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  private onFeedChange(change: SchedulerChange): void {
+    if (!this.leading) return;
+    if (change.kind === 'triggers') this.wakeLoop('triggers');
+    else void this.admission.admit(change.pipelineUuid).catch((err) => this.noteError(err));
   }
 
   private sleep(ms: number): Promise<void> {
@@ -267,7 +322,7 @@ export class SchedulerService extends EventEmitter {
     if (!existsSync(dir)) return;
     try {
       this.watcher = watch(dir, { recursive: true, persistent: false }, (_event, file) => {
-        if (file && String(file).endsWith('triggers.yaml')) this.wake('files');
+        if (file && String(file).endsWith('triggers.yaml')) this.wakeLoop('files');
       });
       this.watcher.on('error', () => {
         this.watcher?.close();
@@ -375,11 +430,19 @@ export class SchedulerService extends EventEmitter {
   private async onRunFinished(runId: number): Promise<void> {
     const run = await this.options.store.pipelineRuns.get(runId);
     if (!run) return;
-    if (run.pipeline_uuid && this.admission.waitingPipelines.has(run.pipeline_uuid)) await this.admission.admit(run.pipeline_uuid);
+    const uuid = run.pipeline_uuid;
+    if (uuid && this.admission.waitingPipelines.has(uuid)) {
+      await this.admission.admit(uuid);
+    } else if (uuid && this.feed && run.pipeline_schedule_id !== null && (await hasWaitingRun(this.options.store, uuid))) {
+      // Another process left these runs waiting and only re-decides when one of its own runs finishes; the
+      // leader decides at once.
+      if (this.leading) await this.admission.admit(uuid);
+      else await this.feed.publish({ kind: 'waiting', pipelineUuid: uuid });
+    }
     const entry = run.pipeline_schedule_id !== null ? this.index.get(run.pipeline_schedule_id) : undefined;
     if (entry && this.leading && entry.row.schedule_interval === '@always_on') {
       entry.nextCheck = 0;
-      this.wake();
+      this.wakeLoop();
     }
     if (run.backfill_id !== null) await this.backfills.checkCompletion(run.backfill_id);
     const timer = this.slaTimers.get(runId);
