@@ -40,13 +40,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const env = options.env ?? process.env;
   const project = loadProject(options.projectDir, env);
   ensureProjectUuid(project);
-  const store = await openStore({ url: resolveDatabaseUrl(env, project.dataDir), env });
+  const databaseUrl = resolveDatabaseUrl(env, project.dataDir);
+  const store = await openStore({ url: databaseUrl, env });
   const settings = settingsFromEnv(project.dataDir, env);
   const owner = settings.requireAuth ? await ensureOwner(store, env) : { created: false, email: '', username: '' };
   const ctx: AppContext = { project, store, settings, services: {} };
   let services: Services | undefined;
   try {
-    services = await startServices(ctx, { scheduler: options.scheduler ?? env.INSTANCE_TYPE !== 'web_server' });
+    services = await startServices(ctx, { scheduler: options.scheduler ?? env.INSTANCE_TYPE !== 'web_server', databaseUrl, env });
     const app = await buildApp(ctx, { logger: options.logger ?? { level: env.LOG_LEVEL ?? 'info' } });
     const host = options.host ?? (settings.requireAuth ? '0.0.0.0' : '127.0.0.1');
     await app.listen({ port: options.port ?? 6789, host });

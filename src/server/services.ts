@@ -7,6 +7,7 @@
 import type { AppContext } from '../api/context.js';
 import { createEngineStack } from '../engine/stack.js';
 import { SchedulerService } from '../scheduler/service.js';
+import { attachNotifier } from '../notifications/notifier.js';
 
 export interface Services {
   close(): Promise<void>;
@@ -15,8 +16,12 @@ export interface Services {
 export interface ServiceOptions {
   /** Run the scheduler loop in this process. */
   scheduler: boolean;
-  /** Start block runtimes at boot so the first run pays no start-up (default true). */
+  /** Start block runtimes at boot so the first run pays no start-up (default: unless BLOCKFLOW_WARM_RUNTIMES=0). */
   warmRuntimes?: boolean;
+  /** URL of the store's database, for the scheduler's change feed (PostgreSQL LISTEN/NOTIFY). */
+  databaseUrl?: string;
+  /** The server's environment (BLOCKFLOW_WARM_RUNTIMES is read from it). Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startServices(ctx: AppContext, options: ServiceOptions): Promise<Services> {
@@ -26,17 +31,28 @@ export async function startServices(ctx: AppContext, options: ServiceOptions): P
   ctx.services.engine = stack.engine;
   ctx.services.runtimes = stack.runtimes;
   ctx.services.secrets = stack.secrets;
-  if (options.warmRuntimes ?? process.env.BLOCKFLOW_WARM_RUNTIMES !== '0') {
+  if (options.warmRuntimes ?? (options.env ?? process.env).BLOCKFLOW_WARM_RUNTIMES !== '0') {
     stack.runtimes.warmInBackground(['typescript', 'python', 'sql'], (language, err) => {
       process.stderr.write(`[runtimes] ${language} runtime failed to start: ${(err as Error).message}\n`);
     });
   }
   // Every server starts the runs asked of it (API triggers, events, backfills); `scheduler: false`
   // (INSTANCE_TYPE=web_server) only keeps it out of the leader election for time triggers.
-  const scheduler = new SchedulerService({ project: ctx.project, store: ctx.store, engine: stack.engine, loop: options.scheduler });
+  const scheduler = new SchedulerService({ project: ctx.project, store: ctx.store, engine: stack.engine, loop: options.scheduler, databaseUrl: options.databaseUrl });
+  // Before the scheduler starts, so an SLA passed at its first tick is notified; stopped (after the messages in
+  // flight are sent) before the engine and the scheduler stop.
+  const notifications = attachNotifier(
+    { engine: stack.engine, scheduler, store: ctx.store, project: ctx.project },
+    { getSecret: (name) => stack.secrets.get(name), env: options.env },
+  );
   await scheduler.start();
   stops.push(() => scheduler.stop());
+  stops.push(async () => {
+    notifications.detach();
+    await notifications.idle();
+  });
   ctx.services.scheduler = scheduler;
+  ctx.services.notifications = notifications;
   return {
     async close() {
       for (const stop of stops.reverse()) await stop();
