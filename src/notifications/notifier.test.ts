@@ -148,6 +148,20 @@ describe('project and pipeline config', () => {
     );
   });
 
+  test('hasConfig says whether anything is configured, from the file as it is now', async () => {
+    const n = notifier();
+    setProjectConfig({});
+    setPipelineConfig(null);
+    assert.equal(n.hasConfig(loadPipeline(project, 'etl')), false);
+    setPipelineConfig({ slack_config: { webhook_url: `${hooks.url}/slack` } });
+    assert.equal(n.hasConfig(loadPipeline(project, 'etl')), true);
+    setPipelineConfig(null);
+    setProjectConfig({ teams_config: { webhook_url: `${hooks.url}/teams` } });
+    assert.equal(n.hasConfig(loadPipeline(project, 'etl')), true, 'an edit of the project file is seen');
+    setProjectConfig(null);
+    assert.equal(n.hasConfig(loadPipeline(project, 'etl')), false);
+  });
+
   test('message templates from the config are used', async () => {
     setProjectConfig({
       slack_config: { webhook_url: `${hooks.url}/slack` },

@@ -13,7 +13,7 @@
  * scheduler's `notification` (`{type: 'trigger_passed_sla', pipeline_run_id, ...}`) events.
  */
 import type { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { loadPipeline } from '../project/pipeline.js';
@@ -162,11 +162,28 @@ export class Notifier {
     this.report(problem);
   }
 
+  /**
+   * Whether the project or the pipeline has a notification_config at all: every finished run asks, and most
+   * projects have none, so this answers from the cached project section before anything else is read.
+   */
+  hasConfig(pipeline: Pick<NotifiedPipeline, 'notification_config'>): boolean {
+    const present = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v as object).length === 0);
+    return present(this.projectNotificationConfig()) || present(pipeline.notification_config);
+  }
+
+  private projectConfigCache?: { stamp: string; value: unknown };
+
+  /** The project's notification_config as the file is now, parsed again only when metadata.yaml changes. */
   private projectNotificationConfig(): unknown {
     const path = join(this.options.project.root, 'metadata.yaml');
     try {
+      const st = statSync(path);
+      const stamp = `${st.mtimeMs}|${st.size}|${st.ino}`;
+      if (this.projectConfigCache?.stamp === stamp) return this.projectConfigCache.value;
       const parsed = parseYaml(readFileSync(path, 'utf8'), path);
-      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).notification_config ?? null : null;
+      const value = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).notification_config ?? null : null;
+      this.projectConfigCache = { stamp, value };
+      return value;
     } catch (err) {
       this.report({ kind: 'config', message: `${(err as Error).message}; using the project config read at start.` });
       return this.options.project.metadata.notification_config ?? null;
@@ -249,6 +266,8 @@ export interface NotificationSources {
   scheduler?: EventEmitter;
   store: Store;
   project: Project;
+  /** Parsed pipeline configs (the engine's cache); default: each pipeline's metadata.yaml read per notification. */
+  pipelines?: { get(uuid: string): NotifiedPipeline };
 }
 
 export interface AttachedNotifier {
@@ -287,20 +306,27 @@ export function attachNotifier(sources: NotificationSources, options: Omit<Notif
     }
     // Mage only notifies runs of a trigger; skip the rest before any more reads.
     if (run.pipeline_schedule_id === null) return null;
-    const schedule = (await store.schedules.get(run.pipeline_schedule_id)) ?? null;
-    const uuid = run.pipeline_uuid ?? schedule?.pipeline_uuid ?? null;
+    let schedule: ScheduleRow | null | undefined;
+    let uuid = run.pipeline_uuid;
+    if (!uuid) {
+      schedule = (await store.schedules.get(run.pipeline_schedule_id)) ?? null;
+      uuid = schedule?.pipeline_uuid ?? null;
+    }
     if (!uuid) {
       notifier.problem({ kind: 'lookup', runId, message: `pipeline run ${runId} names no pipeline; no notification.` });
       return null;
     }
     let pipeline: NotifiedPipeline;
     try {
-      pipeline = loadPipeline(project, uuid);
+      pipeline = sources.pipelines ? sources.pipelines.get(uuid) : loadPipeline(project, uuid);
     } catch (err) {
       // The project-level config still applies to a pipeline whose metadata.yaml is gone or broken.
       notifier.problem({ kind: 'lookup', runId, pipelineUuid: uuid, message: `${(err as Error).message} Only the project notification_config applies.` });
       pipeline = { uuid, notification_config: null };
     }
+    // Without any notification_config nothing can be sent: no more reads for this run.
+    if (!notifier.hasConfig(pipeline)) return null;
+    if (schedule === undefined) schedule = (await store.schedules.get(run.pipeline_schedule_id)) ?? null;
     return { run, schedule, pipeline };
   };
 

@@ -42,7 +42,7 @@ export async function startServices(ctx: AppContext, options: ServiceOptions): P
   // Before the scheduler starts, so an SLA passed at its first tick is notified; stopped (after the messages in
   // flight are sent) before the engine and the scheduler stop.
   const notifications = attachNotifier(
-    { engine: stack.engine, scheduler, store: ctx.store, project: ctx.project },
+    { engine: stack.engine, scheduler, store: ctx.store, project: ctx.project, pipelines: stack.engine.pipelines },
     { getSecret: (name) => stack.secrets.get(name), env: options.env },
   );
   await scheduler.start();
