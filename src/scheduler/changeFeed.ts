@@ -6,12 +6,16 @@
  *
  * The feed is a shortcut, never the only path: a notification sent while no leader listens (leader changing,
  * connection dropped) is lost, so the leader sweeps after every (re)connection and keeps its periodic sweep.
- * On SQLite there is no feed; one process sees its own changes in-process.
+ *
+ * On SQLite there is nothing to send: several processes share the file, and the leader polls SQLite's
+ * `data_version`, which changes when another connection commits. Only then does it look at what changed (the
+ * trigger table's fingerprint, pipelines with waiting runs), so an idle database costs one pragma per poll.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Store } from '../store/db.js';
+import { pipelinesWithWaitingRuns, schedulesFingerprint } from './queries.js';
 
 /** A change another process should know about. */
 export type SchedulerChange =
@@ -33,6 +37,8 @@ export interface ChangeFeedListener {
 }
 
 export interface ChangeFeed {
+  /** Whether changes must be published for the leader to hear of them (false: it detects them itself). */
+  readonly publishes: boolean;
   /** Tells the leader, wherever it runs, about a change made here. Best effort: never throws. */
   publish(change: SchedulerChange): Promise<void>;
   /** Starts listening in the background (connecting and reconnecting as needed). Calling it again replaces the listener. */
@@ -87,6 +93,7 @@ interface Wire {
 }
 
 export class PgChangeFeed implements ChangeFeed {
+  readonly publishes = true;
   readonly channel: string;
   private readonly sender = randomBytes(8).toString('hex');
   private listener?: ChangeFeedListener;
@@ -227,6 +234,73 @@ export class PgChangeFeed implements ChangeFeed {
 }
 
 /** The feed for this store's dialect: LISTEN/NOTIFY on PostgreSQL, none on SQLite. */
-export function changeFeedFor(store: Store, projectKey: string, options: PgChangeFeedOptions = {}): ChangeFeed | undefined {
-  return store.dialect === 'postgres' ? new PgChangeFeed(store, projectKey, options) : undefined;
+export function changeFeedFor(store: Store, projectKey: string, options: PgChangeFeedOptions & SqliteChangeFeedOptions = {}): ChangeFeed {
+  return store.dialect === 'postgres' ? new PgChangeFeed(store, projectKey, options) : new SqliteChangeFeed(store, options);
+}
+
+export interface SqliteChangeFeedOptions {
+  /** Milliseconds between two reads of `pragma data_version`. Default 500. */
+  pollMs?: number;
+  /** Called with problems of a poll. Default: ignored. */
+  onError?: (err: Error) => void;
+}
+
+/** Changes other processes committed to the SQLite file, seen by polling `data_version` (see the file comment). */
+export class SqliteChangeFeed implements ChangeFeed {
+  readonly publishes = false;
+  private timer?: NodeJS.Timeout;
+  private version: number | undefined;
+  private fingerprint: string | undefined;
+  private polling = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: SqliteChangeFeedOptions = {},
+  ) {}
+
+  async publish(): Promise<void> {}
+
+  subscribe(listener: ChangeFeedListener): void {
+    this.stop();
+    this.version = undefined;
+    this.fingerprint = undefined;
+    const every = Math.max(10, this.options.pollMs ?? 500);
+    const poll = async () => {
+      if (this.polling) return;
+      this.polling = true;
+      try {
+        await this.poll(listener);
+      } catch (err) {
+        this.options.onError?.(err as Error);
+      } finally {
+        this.polling = false;
+      }
+    };
+    this.timer = setInterval(() => void poll(), every);
+    this.timer.unref();
+    void poll().then(() => listener.listening());
+  }
+
+  private async poll(listener: ChangeFeedListener): Promise<void> {
+    const { rows } = await sql<{ data_version: number }>`pragma data_version`.execute(this.store.db);
+    const version = Number(rows[0]?.data_version);
+    const first = this.version === undefined;
+    if (version === this.version) return;
+    this.version = version;
+    const fingerprint = await schedulesFingerprint(this.store);
+    const triggersChanged = !first && fingerprint !== this.fingerprint;
+    this.fingerprint = fingerprint;
+    if (first) return;
+    if (triggersChanged) listener.change({ kind: 'triggers' });
+    for (const pipelineUuid of await pipelinesWithWaitingRuns(this.store)) listener.change({ kind: 'waiting', pipelineUuid });
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async unsubscribe(): Promise<void> {
+    this.stop();
+  }
 }

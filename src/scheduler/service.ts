@@ -9,7 +9,8 @@
  *   `@always_on` trigger finished);
  * - on PostgreSQL it listens to the change feed (changeFeed.ts): `wake('triggers')` in any process, and a run
  *   finished in any process while its pipeline has runs waiting for a run-limit slot, reach the leader at once
- *   rather than at its next sweep;
+ *   rather than at its next sweep; on SQLite the leader polls the file's `data_version` and looks for changed
+ *   triggers and waiting runs when another process committed;
  * - at each wake-up it syncs changed triggers.yaml files, plans the due triggers (triggerPlan.ts) with a few
  *   batched queries, creates their runs (the database's unique (trigger, execution date) turns a second
  *   creation into a no-op) and lets the admission start them;
@@ -57,7 +58,8 @@ export interface SchedulerServiceOptions {
   lockOptions?: LeaderLockOptions;
   /**
    * How changes made by other processes reach the leader before its sweep. Default: on PostgreSQL a
-   * LISTEN/NOTIFY feed listening with `databaseUrl`; none on SQLite. `false`: none, the sweep alone.
+   * LISTEN/NOTIFY feed listening with `databaseUrl`; on SQLite a poll of `data_version` (SqliteChangeFeed).
+   * `false`: none, the sweep alone.
    */
   changeFeed?: ChangeFeed | false;
   /**
@@ -433,7 +435,7 @@ export class SchedulerService extends EventEmitter {
     const uuid = run.pipeline_uuid;
     if (uuid && this.admission.waitingPipelines.has(uuid)) {
       await this.admission.admit(uuid);
-    } else if (uuid && this.feed && run.pipeline_schedule_id !== null && (await hasWaitingRun(this.options.store, uuid))) {
+    } else if (uuid && this.feed?.publishes && run.pipeline_schedule_id !== null && (await hasWaitingRun(this.options.store, uuid))) {
       // Another process left these runs waiting and only re-decides when one of its own runs finishes; the
       // leader decides at once.
       if (this.leading) await this.admission.admit(uuid);

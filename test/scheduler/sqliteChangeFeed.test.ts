@@ -1,0 +1,145 @@
+/**
+ * The scheduler's change feed on SQLite (polling `data_version`). The leader is a scheduler service whose sweep
+ * is ten minutes away, sharing one SQLite file with another server (a web server, no scheduler loop), so only the
+ * feed can make it act within the test: a trigger created through the other server's HTTP API gets its run from
+ * the leader, and a run finishing in the other server starts, in the leader, the run that waited for its
+ * run-limit slot. The feed itself stays silent while nobody else writes.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildProject } from '../engine/projectBuilder.js';
+import { loadProject } from '../../src/project/projectConfig.js';
+import { openStore, type Store } from '../../src/store/db.js';
+import { createEngineStack, type EngineStack } from '../../src/engine/stack.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { SchedulerService } from '../../src/scheduler/service.js';
+import { SqliteChangeFeed, type SchedulerChange } from '../../src/scheduler/changeFeed.js';
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+const quick = 'export default async function q() {\n  return 1;\n}\n';
+const gatedOn = (file: string) =>
+  `import { existsSync } from 'node:fs';\nexport default async function gate() {\n  while (!existsSync(${JSON.stringify(file)})) await new Promise((r) => setTimeout(r, 20));\n  return 1;\n}\n`;
+
+const base = mkdtempSync(join(tmpdir(), 'blockflow-sqlite-feed-'));
+const gate = join(base, 'open');
+const dbUrl = `sqlite:///${join(base, 'shared.db')}`;
+let store: Store;
+let stack: EngineStack;
+let leader: SchedulerService;
+let server: RunningServer;
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(server.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  process.env.BLOCKFLOW_WARM_RUNTIMES = '0';
+  const projectDir = buildProject({
+    quick: { blocks: [{ uuid: 'q', type: 'data_loader', language: 'typescript', code: quick }] },
+    limited: {
+      blocks: [{ uuid: 'hold', type: 'data_loader', language: 'typescript', code: gatedOn(gate) }],
+      concurrency_config: { pipeline_run_limit_all_triggers: 1 },
+    },
+  });
+  const env: NodeJS.ProcessEnv = { ...process.env, MAGE_DATABASE_CONNECTION_URL: dbUrl, MAGE_DATA_DIR: join(base, 'data'), REQUIRE_USER_AUTHENTICATION: '0', BLOCKFLOW_WARM_RUNTIMES: '0' };
+  delete env.DATABASE_URL;
+  server = await startServer({ projectDir, port: 0, host: '127.0.0.1', env, logger: false, scheduler: false });
+  store = await openStore({ url: dbUrl });
+  const project = loadProject(projectDir, env);
+  stack = await createEngineStack({ project, store, instanceId: 'leader-a' });
+  leader = new SchedulerService({
+    project,
+    store,
+    engine: stack.engine,
+    sweepMs: 600_000,
+    fileScanMs: 600_000,
+    watchFiles: false,
+    changeFeed: new SqliteChangeFeed(store, { pollMs: 100 }),
+  });
+  await leader.start();
+  await waitFor('leadership', () => leader.isLeader());
+  // The sweep that follows taking the lead is done; later changes can only arrive through the feed.
+  await sleep(500);
+});
+
+after(async () => {
+  writeFileSync(gate, '');
+  await leader?.stop();
+  await stack?.close();
+  await store?.close();
+  await server?.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+test('a trigger created through another server on the same SQLite file reaches the leader', async () => {
+  const created = await call('POST', '/api/pipelines/quick/pipeline_schedules', {
+    pipeline_schedule: { name: 'via-other-server', schedule_type: 'time', schedule_interval: '@once', status: 'active' },
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const id = created.body.pipeline_schedule.id as number;
+  const run = await waitFor('the run of the new trigger', async () => (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0]);
+  assert.equal(run.owner_id, 'leader-a', 'the leader created and started the run');
+  await sleep(300);
+  assert.equal((await store.pipelineRuns.list({ pipelineScheduleId: id })).rows.length, 1);
+});
+
+test('a run finishing in another server starts the run waiting for its slot in the leader', async () => {
+  const created = await call('POST', '/api/pipelines/limited/pipeline_schedules', { pipeline_schedule: { name: 'limited-api', schedule_type: 'api', status: 'active' } });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const id = created.body.pipeline_schedule.id as number;
+  const first = await call('POST', `/api/pipeline_schedules/${id}/pipeline_runs`, { pipeline_run: {} });
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  const firstId = first.body.pipeline_run.id as number;
+  assert.equal((await store.pipelineRuns.get(firstId))?.status, 'running');
+
+  const schedule = (await store.schedules.get(id))!;
+  const waiting = await leader.triggerRun(schedule);
+  assert.equal(waiting.status, 'initial', 'the pipeline allows one run at a time');
+
+  writeFileSync(gate, '');
+  const done = await waitFor('the waiting run to complete', async () => {
+    const r = await store.pipelineRuns.get(waiting.id);
+    return r?.status === 'completed' && r;
+  });
+  const firstDone = (await store.pipelineRuns.get(firstId))!;
+  assert.notEqual(firstDone.owner_id, 'leader-a', 'the first run ran in the other server');
+  assert.equal(done.owner_id, 'leader-a', 'the leader started the waiting run');
+  assert.ok(done.started_at! >= firstDone.completed_at!, 'the waiting run started after the first one finished');
+});
+
+test('the feed reports nothing while only its own connection writes, and a trigger change from another connection once', async () => {
+  const own = await openStore({ url: dbUrl });
+  const other = await openStore({ url: dbUrl });
+  const feed = new SqliteChangeFeed(own, { pollMs: 20 });
+  const changes: SchedulerChange[] = [];
+  let listening = 0;
+  feed.subscribe({ change: (c) => changes.push(c), listening: () => void listening++, lost: () => assert.fail('never lost') });
+  try {
+    await waitFor('the first poll', () => listening === 1);
+    await own.schedules.create({ name: 'own write', pipeline_uuid: 'quick', schedule_type: 'api', status: 'inactive' });
+    await sleep(200);
+    assert.deepEqual(changes, [], "the feed's own connection is not another process");
+    await other.schedules.create({ name: 'other write', pipeline_uuid: 'quick', schedule_type: 'api', status: 'inactive' });
+    await waitFor('the change', () => changes.length > 0);
+    await sleep(200);
+    assert.deepEqual(changes, [{ kind: 'triggers' }]);
+  } finally {
+    await feed.unsubscribe();
+    await own.close();
+    await other.close();
+  }
+});
