@@ -91,7 +91,11 @@ test('a trigger created through another server on the same SQLite file reaches t
   });
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const id = created.body.pipeline_schedule.id as number;
-  const run = await waitFor('the run of the new trigger', async () => (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0]);
+  // The run exists (initial) a moment before it is started and owned; wait for the start.
+  const run = await waitFor('the run of the new trigger to start', async () => {
+    const first = (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0];
+    return first?.owner_id ? first : undefined;
+  });
   assert.equal(run.owner_id, 'leader-a', 'the leader created and started the run');
   await sleep(300);
   assert.equal((await store.pipelineRuns.list({ pipelineScheduleId: id })).rows.length, 1);
