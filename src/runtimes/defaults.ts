@@ -22,11 +22,28 @@ function printVenvProgress(progress: VenvProgress): void {
   else if (progress.line && /^(Collecting|Downloading|Installing|Successfully)/.test(progress.line.trim())) process.stderr.write(`[python] ${progress.line.trim()}\n`);
 }
 
+/** A whole number from the environment (undefined when unset), or an error that names the variable. */
+function envInteger(name: string, min: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}; got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+/**
+ * Environment:
+ * - BLOCKFLOW_TS_WORKERS: worker threads of the TypeScript runtime (default 2).
+ * - BLOCKFLOW_PY_WORKERS: warm Python worker processes (default min(2, CPU cores)).
+ * - BLOCKFLOW_PY_MAX_REQUESTS: requests a Python worker serves before it is recycled (default 10,000; 0 = never).
+ */
 export function registerDefaultRuntimes(registry: RuntimeRegistry, project: Project, options: DefaultRuntimeOptions = {}): void {
-  registry.register(['typescript', 'javascript'], () => new TypeScriptRuntime({ size: Number(process.env.BLOCKFLOW_TS_WORKERS ?? 2) }));
+  registry.register(['typescript', 'javascript'], () => new TypeScriptRuntime({ size: envInteger('BLOCKFLOW_TS_WORKERS', 1) ?? 2 }));
   registry.register(['sql'], () => new SqlRuntime());
   registry.register(['python'], async () => {
+    const size = envInteger('BLOCKFLOW_PY_WORKERS', 1);
+    const maxRequestsPerWorker = envInteger('BLOCKFLOW_PY_MAX_REQUESTS', 0);
     const managed = await ensureVenv({ dataDir: project.dataDir, projectRoot: project.root, onProgress: options.onVenvProgress ?? printVenvProgress });
-    return new PythonRuntime({ python: managed.python, cwd: project.root, size: process.env.BLOCKFLOW_PY_WORKERS ? Number(process.env.BLOCKFLOW_PY_WORKERS) : undefined });
+    return new PythonRuntime({ python: managed.python, cwd: project.root, size, maxRequestsPerWorker });
   });
 }

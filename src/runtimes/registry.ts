@@ -24,7 +24,8 @@ export class RuntimeRegistry {
     if (!factory) throw new Error(`No runtime for block language "${language}".`);
     let instance = this.instances.get(factory);
     if (!instance) {
-      instance = Promise.resolve(factory()).then(async (runtime) => {
+      // A factory that throws (bad settings) rejects like one that fails later, never throws out of get().
+      instance = new Promise<BlockRuntime>((resolve) => resolve(factory())).then(async (runtime) => {
         await runtime.warm();
         return runtime;
       });
