@@ -189,7 +189,8 @@ export class Engine extends EventEmitter {
   }
 
   /** initial -> running, then dispatches the ready block runs. No-op when the run was already started. */
-  async startRun(runId: number): Promise<boolean> {
+  /** @param schedule the run's trigger when the caller has it at hand (saves reading it again). */
+  async startRun(runId: number, schedule?: ScheduleRow | null): Promise<boolean> {
     const runRow = await this.store.pipelineRuns.transitionReturning(runId, ['initial'], 'running', {
       started_at: new Date(),
       owner_id: this.options.instanceId,
@@ -200,7 +201,7 @@ export class Engine extends EventEmitter {
       await this.store.blockRuns.createForRun(runId, runnableBlocks(pipeline).map((b) => b.uuid));
     }
     this.emitEvent({ type: 'run', runId, status: 'running' });
-    await this.ensureActive(runId, runRow);
+    await this.ensureActive(runId, runRow, schedule);
     this.log(runId, 'INFO', `Pipeline run ${runId} started.`);
     this.pump(runId);
     return true;
@@ -284,13 +285,17 @@ export class Engine extends EventEmitter {
   }
 
   /** @param known the run's row when the caller has just read or written it. */
-  private async ensureActive(runId: number, known?: PipelineRunRow): Promise<ActiveRun | undefined> {
+  private async ensureActive(runId: number, known?: PipelineRunRow, knownSchedule?: ScheduleRow | null): Promise<ActiveRun | undefined> {
     const existing = this.active.get(runId);
     if (existing) return existing;
     const run = known ?? (await this.store.pipelineRuns.get(runId));
     if (!run) return undefined;
     const pipeline = this.pipelines.get(runPipelineUuid(run));
-    const schedule = run.pipeline_schedule_id ? (await this.store.schedules.get(run.pipeline_schedule_id)) ?? null : null;
+    const schedule = !run.pipeline_schedule_id
+      ? null
+      : knownSchedule?.id === run.pipeline_schedule_id
+        ? knownSchedule
+        : ((await this.store.schedules.get(run.pipeline_schedule_id)) ?? null);
     const entry: ActiveRun = {
       pipeline,
       schedule,

@@ -33,15 +33,29 @@ export function formatLogLine(line: LogLine, tags: LogTags): string {
   return `${when} ${JSON.stringify(body)}`;
 }
 
+/**
+ * Folders this process has created for log files. A run's pipeline.log is opened once per line (a few lines
+ * per run), and a synchronous mkdir each time cost more than the write; a folder removed since (a pipeline
+ * deleted) is forgotten when its open fails, so the next file there creates it again.
+ */
+const knownDirs = new Set<string>();
+const KNOWN_DIRS_MAX = 10_000;
+
 /** Appends to one log file through a buffered stream; `close` flushes it. */
 export class LogFile {
   private readonly stream: WriteStream;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    const dir = dirname(path);
+    if (!knownDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      if (knownDirs.size >= KNOWN_DIRS_MAX) knownDirs.clear();
+      knownDirs.add(dir);
+    }
     this.stream = createWriteStream(path, { flags: 'a' });
     this.stream.on('error', () => {
       // A failing log disk must not crash a run; the line is lost and the run goes on.
+      knownDirs.delete(dir);
     });
   }
 

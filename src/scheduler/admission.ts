@@ -90,15 +90,20 @@ export class Admission {
    * Returns the run as it is afterwards.
    */
   async startOrQueue(schedule: ScheduleRow, run: PipelineRunRow): Promise<PipelineRunRow> {
-    if (run.status !== 'initial') return run;
-    if (schedule.status !== 'active') return run;
+    await this.start(schedule, run);
+    return (await this.options.store.pipelineRuns.get(run.id)) ?? run;
+  }
+
+  /** As {@link startOrQueue}, for a caller that does not need the run back (the scheduler's due triggers). */
+  async start(schedule: ScheduleRow, run: PipelineRunRow): Promise<void> {
+    if (run.status !== 'initial') return;
+    if (schedule.status !== 'active') return;
     const pipeline = this.options.pipelines.get(schedule.pipeline_uuid!);
     if (!hasLimits(runLimits(schedule, pipeline))) {
-      await this.options.engine.startRun(run.id);
+      await this.options.engine.startRun(run.id, schedule);
     } else {
       await this.admit(schedule.pipeline_uuid!);
     }
-    return (await this.options.store.pipelineRuns.get(run.id)) ?? run;
   }
 
   /** Starts, skips or leaves waiting every `initial` run of the pipeline's active triggers. */

@@ -394,7 +394,7 @@ export class SchedulerService extends EventEmitter {
         for (const executionDate of plan.executionDates) {
           try {
             // Each run starts as soon as it exists, rather than after every due trigger has its run.
-            await this.admission.startOrQueue(row, await this.admission.createRun(row, { executionDate }));
+            await this.admission.start(row, await this.admission.createRun(row, { executionDate }));
             touched.add(row.pipeline_uuid!);
           } catch (err) {
             if (!(err instanceof DuplicateRunError)) throw err;
