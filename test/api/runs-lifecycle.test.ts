@@ -11,18 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DIALECTS, startTestServer, type TestServer } from '../helpers/server.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { buildProject, py, usePreparedPython } from '../engine/projectBuilder.js';
+import { waitFor } from '../helpers/wait.js';
 
 usePreparedPython();
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function fixture(): string {
   return buildProject({

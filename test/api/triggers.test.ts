@@ -12,6 +12,7 @@ import { DIALECTS, startTestServer, type TestServer } from '../helpers/server.js
 import { buildProject } from '../engine/projectBuilder.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { SchedulerService } from '../../src/scheduler/service.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TS_BLOCK = `export default async function load(ctx: any) {\n  return { ok: true };\n}\n`;
 
@@ -21,16 +22,6 @@ function fixture(): string {
     p2: { blocks: [{ uuid: 'load2', type: 'data_loader', language: 'typescript', code: TS_BLOCK }] },
     coded: { blocks: [{ uuid: 'load3', type: 'data_loader', language: 'typescript', code: TS_BLOCK }] },
   });
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 for (const dialect of DIALECTS) {

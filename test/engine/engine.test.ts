@@ -17,6 +17,7 @@ import { blockLogPath, pipelineLogPath } from '../../src/engine/logs.js';
 import { blockVariablesDir } from '../../src/variables/layout.js';
 import { readOutputs, readOutputSummaries } from '../../src/variables/read.js';
 import { buildProject, py, usePreparedPython, writePipeline } from './projectBuilder.js';
+import { waitFor } from '../helpers/wait.js';
 
 usePreparedPython();
 
@@ -28,16 +29,6 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

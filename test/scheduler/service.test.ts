@@ -17,22 +17,13 @@ import { createEngineStack, type EngineStack } from '../../src/engine/stack.js';
 import { SchedulerService } from '../../src/scheduler/service.js';
 import type { Store } from '../../src/store/db.js';
 import type { ScheduleRow } from '../../src/store/schedules.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A TypeScript block that runs until the file `name` exists in `gateDir`. */
 const gatedIn = (gateDir: string, name: string) =>
   `import { existsSync } from 'node:fs';\nexport default async function gate() {\n  while (!existsSync(${JSON.stringify(join(gateDir, name))})) await new Promise((r) => setTimeout(r, 20));\n  return 1;\n}\n`;
 const quick = `export default async function quick() {\n  return 1;\n}\n`;
 const failing = `export default async function boom() {\n  throw new Error('boom');\n}\n`;
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 forEachDialect('scheduler service', (open) => {
   const gateDir = mkdtempSync(join(tmpdir(), 'blockflow-gates-'));

@@ -18,16 +18,7 @@ import { createEngineStack, type EngineStack } from '../../src/engine/stack.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { SchedulerService } from '../../src/scheduler/service.js';
 import { SqliteChangeFeed, type SchedulerChange } from '../../src/scheduler/changeFeed.js';
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { waitFor } from '../helpers/wait.js';
 
 const quick = 'export default async function q() {\n  return 1;\n}\n';
 const gatedOn = (file: string) =>

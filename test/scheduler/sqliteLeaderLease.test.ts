@@ -17,6 +17,7 @@ import { sql } from 'kysely';
 import { buildProject } from '../engine/projectBuilder.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import { LEASE_TABLE, SqliteLeaseLock, leaderLockFor } from '../../src/scheduler/leaderLock.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SCRIPT = fileURLToPath(new URL('./tunedSchedulerProcess.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,16 +44,6 @@ function spawnScheduler(projectDir: string, url: string, instanceId: string): Pr
     }
   });
   return { child, events };
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Leadership changes of a process, in order: true for `leader`, false for `standby`. */

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildProject } from '../engine/projectBuilder.js';
 import { createFreshPgDatabase, type FreshPgDatabase } from '../helpers/pg.js';
 import { openStore, type Store } from '../../src/store/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SCRIPT = fileURLToPath(new URL('./schedulerProcess.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,16 +37,6 @@ function spawnScheduler(projectDir: string, url: string, instanceId: string): Pr
     }
   });
   return { child, events };
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 let db: FreshPgDatabase;
