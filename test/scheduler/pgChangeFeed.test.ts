@@ -22,10 +22,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js';
 import { SchedulerService } from '../../src/scheduler/service.js';
 import { FEED_APPLICATION_NAME, PgChangeFeed, type SchedulerChange } from '../../src/scheduler/changeFeed.js';
 import { waitFor } from '../helpers/wait.js';
-
-const quick = 'export default async function q() {\n  return 1;\n}\n';
-const gatedOn = (file: string) =>
-  `import { existsSync } from 'node:fs';\nexport default async function gate() {\n  while (!existsSync(${JSON.stringify(file)})) await new Promise((r) => setTimeout(r, 20));\n  return 1;\n}\n`;
+import { QUICK_BLOCK, gatedOn, triggerFromOtherServer, waitingRunStartedByLeader, type FeedScenario } from './changeFeedScenarios.js';
 
 let db: FreshPgDatabase;
 let store: Store;
@@ -52,7 +49,7 @@ before(async () => {
   process.env.BLOCKFLOW_WARM_RUNTIMES = '0';
   db = await createFreshPgDatabase();
   const projectDir = buildProject({
-    quick: { blocks: [{ uuid: 'q', type: 'data_loader', language: 'typescript', code: quick }] },
+    quick: { blocks: [{ uuid: 'q', type: 'data_loader', language: 'typescript', code: QUICK_BLOCK }] },
     limited: {
       blocks: [{ uuid: 'hold', type: 'data_loader', language: 'typescript', code: gatedOn(gate) }],
       concurrency_config: { pipeline_run_limit_all_triggers: 1 },
@@ -81,45 +78,15 @@ after(async () => {
   await db?.drop();
 });
 
+const scenario = (): FeedScenario => ({ store, leader, leaderId: 'leader-a', call, gate });
+
 test('a trigger created through another server reaches the leader at once', async () => {
   await leaderListening(0);
-  const created = await call('POST', '/api/pipelines/quick/pipeline_schedules', {
-    pipeline_schedule: { name: 'via-other-server', schedule_type: 'time', schedule_interval: '@once', status: 'active' },
-  });
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  const id = created.body.pipeline_schedule.id as number;
-  // The run exists (initial) a moment before it is started and owned; wait for the start.
-  const run = await waitFor('the run of the new trigger to start', async () => {
-    const first = (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0];
-    return first?.owner_id ? first : undefined;
-  });
-  assert.equal(run.owner_id, 'leader-a', 'the leader created and started the run');
-  assert.equal((await store.pipelineRuns.list({ pipelineScheduleId: id })).rows.length, 1);
+  await triggerFromOtherServer(scenario(), 'quick');
 });
 
 test('a run finishing in another server starts the run waiting for its slot in the leader at once', async () => {
-  const created = await call('POST', '/api/pipelines/limited/pipeline_schedules', { pipeline_schedule: { name: 'limited-api', schedule_type: 'api', status: 'active' } });
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  const id = created.body.pipeline_schedule.id as number;
-  const first = await call('POST', `/api/pipeline_schedules/${id}/pipeline_runs`, { pipeline_run: {} });
-  assert.equal(first.status, 200, JSON.stringify(first.body));
-  const firstId = first.body.pipeline_run.id as number;
-  assert.equal((await store.pipelineRuns.get(firstId))?.status, 'running');
-
-  const schedule = (await store.schedules.get(id))!;
-  const waiting = await leader.triggerRun(schedule);
-  assert.equal(waiting.status, 'initial', 'the pipeline allows one run at a time');
-
-  writeFileSync(gate, '');
-  const done = await waitFor('the waiting run to complete', async () => {
-    const r = await store.pipelineRuns.get(waiting.id);
-    return r?.status === 'completed' && r;
-  });
-  const firstDone = (await store.pipelineRuns.get(firstId))!;
-  assert.equal(firstDone.status, 'completed');
-  assert.notEqual(firstDone.owner_id, 'leader-a', 'the first run ran in the other server');
-  assert.equal(done.owner_id, 'leader-a', 'the leader started the waiting run');
-  assert.ok(done.started_at! >= firstDone.completed_at!, 'the waiting run started after the first one finished');
+  await waitingRunStartedByLeader(scenario(), 'limited');
 });
 
 test('the leader listens again after its connection is terminated', async () => {
