@@ -21,7 +21,7 @@ import { newId } from './ids.js';
 import type { ClusterSpec, ObservedState } from './providers/types.js';
 import type { SecretBox } from './secretBox.js';
 import { recordAudit } from './store/audit.js';
-import { getTeamCluster, insertCluster, listTeamClusters, updateDesired } from './store/clusters.js';
+import { getTeamCluster, insertCluster, listTeamClusters, updateDesired, type DesiredPatch } from './store/clusters.js';
 import { nowDbTime } from './time.js';
 
 /** The version given by a client did not match: somebody else changed the cluster since it was read. */
@@ -188,106 +188,78 @@ export class ClusterService {
     expectedVersion: number | undefined,
     action = 'cluster.update',
   ): Promise<ClustersTable> {
-    for (;;) {
-      const current = await this.get(teamId, id);
-      if (expectedVersion !== undefined && expectedVersion !== current.version) {
-        throw new VersionConflict(current.version, expectedVersion);
-      }
+    return this.writeDesired(actorUserId, teamId, id, expectedVersion, (current) => {
       const before = this.configOf(current);
       const desired = resolveDesired({ status: current.status as ClusterStatus, config: before }, change, this.options.limits);
       const name = change.name === undefined ? current.name : checkName(change.name);
       const next = { name, status: desired.status, restarted_at: current.restarted_at };
       const unchanged =
         name === current.name && desired.status === current.status && stableStringify(desired.config) === stableStringify(before);
-      if (unchanged) return current;
-      const written = await this.db.transaction().execute(async (trx) => {
-        const result = await updateDesired(
-          trx,
-          teamId,
-          id,
-          current.version,
-          { name, status: desired.status, config_json: JSON.stringify(sealConfig(desired.config, this.options.box, id)) },
-          nowDbTime(),
-        );
-        if (typeof result === 'string') return result;
-        await recordAudit(trx, {
-          actorUserId,
-          teamId,
-          clusterId: id,
-          action,
-          before: audited(current, before),
-          after: audited(next, desired.config),
-        });
-        return result;
-      });
-      if (written === 'missing') throw new ClusterNotFound();
-      if (written === 'conflict') {
-        if (expectedVersion !== undefined) throw new VersionConflict(current.version + 1, expectedVersion);
-        continue; // no version given: recompute from the newer row
-      }
-      this.options.onChange(id);
-      return written;
-    }
+      if (unchanged) return null;
+      return {
+        patch: { name, status: desired.status, config_json: JSON.stringify(sealConfig(desired.config, this.options.box, id)) },
+        action,
+        before: audited(current, before),
+        after: audited(next, desired.config),
+      };
+    });
   }
 
   /** A rolling restart: bumps restartedAt, which is part of the pod template. */
   async restart(actorUserId: string, teamId: string, id: string, expectedVersion: number | undefined): Promise<ClustersTable> {
-    for (;;) {
-      const current = await this.get(teamId, id);
-      if (expectedVersion !== undefined && expectedVersion !== current.version) {
-        throw new VersionConflict(current.version, expectedVersion);
-      }
+    return this.writeDesired(actorUserId, teamId, id, expectedVersion, (current) => {
       const restartedAt = new Date().toISOString();
-      const written = await this.db.transaction().execute(async (trx) => {
-        const result = await updateDesired(trx, teamId, id, current.version, { restarted_at: restartedAt }, nowDbTime());
-        if (typeof result === 'string') return result;
-        await recordAudit(trx, {
-          actorUserId,
-          teamId,
-          clusterId: id,
-          action: 'cluster.restart',
-          before: { restarted_at: current.restarted_at },
-          after: { restarted_at: restartedAt },
-        });
-        return result;
-      });
-      if (written === 'missing') throw new ClusterNotFound();
-      if (written === 'conflict') {
-        if (expectedVersion !== undefined) throw new VersionConflict(current.version + 1, expectedVersion);
-        continue;
-      }
-      this.options.onChange(id);
-      return written;
-    }
+      return {
+        patch: { restarted_at: restartedAt },
+        action: 'cluster.restart',
+        before: { restarted_at: current.restarted_at },
+        after: { restarted_at: restartedAt },
+      };
+    });
   }
 
   /** Marks the cluster for deletion; the reconciler tears it down and removes the row. */
   async remove(actorUserId: string, teamId: string, id: string, expectedVersion: number | undefined): Promise<void> {
+    await this.writeDesired(actorUserId, teamId, id, expectedVersion, (current) => ({
+      patch: { deleting: 1 },
+      action: 'cluster.delete',
+      before: audited(current, this.configOf(current)),
+      after: null,
+    }));
+  }
+
+  /**
+   * The one way a cluster's desired state changes: `plan` derives the change from the current row (null: nothing
+   * to change), and the row is written with its audit entry in one transaction, guarded by its version. With
+   * `expectedVersion` a newer row is a VersionConflict; without one the plan is made again from the newer row.
+   */
+  private async writeDesired(
+    actorUserId: string,
+    teamId: string,
+    id: string,
+    expectedVersion: number | undefined,
+    plan: (current: ClustersTable) => { patch: DesiredPatch; action: string; before: unknown; after: unknown } | null,
+  ): Promise<ClustersTable> {
     for (;;) {
       const current = await this.get(teamId, id);
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
         throw new VersionConflict(current.version, expectedVersion);
       }
+      const change = plan(current);
+      if (!change) return current;
       const written = await this.db.transaction().execute(async (trx) => {
-        const result = await updateDesired(trx, teamId, id, current.version, { deleting: 1 }, nowDbTime());
+        const result = await updateDesired(trx, teamId, id, current.version, change.patch, nowDbTime());
         if (typeof result === 'string') return result;
-        await recordAudit(trx, {
-          actorUserId,
-          teamId,
-          clusterId: id,
-          action: 'cluster.delete',
-          before: audited(current, this.configOf(current)),
-          after: null,
-        });
+        await recordAudit(trx, { actorUserId, teamId, clusterId: id, action: change.action, before: change.before, after: change.after });
         return result;
       });
       if (written === 'missing') throw new ClusterNotFound();
       if (written === 'conflict') {
         if (expectedVersion !== undefined) throw new VersionConflict(current.version + 1, expectedVersion);
-        continue;
+        continue; // no version given: plan again from the newer row
       }
       this.options.onChange(id);
-      return;
+      return written;
     }
   }
 
