@@ -15,6 +15,7 @@ import { buildKwargs } from './kwargs.js';
 import { effectiveRetryConfig, retryDelaySeconds } from './retry.js';
 import { BlockRunLog, blockLogPath } from './logs.js';
 import { intervalVariablesFor } from './intervals.js';
+import { blockRequestFields, callbackErrorKwargs, findBlock } from './blockRequest.js';
 
 export interface ExecuteBlockInput {
   project: Project;
@@ -49,14 +50,6 @@ export function runExecutionDate(run: PipelineRunRow): Date {
 export function runPipelineUuid(run: PipelineRunRow): string {
   if (!run.pipeline_uuid) throw new Error(`Pipeline run ${run.id} has no pipeline_uuid.`);
   return run.pipeline_uuid;
-}
-
-function findBlock(pipeline: PipelineConfig, uuid: string): BlockConfig | undefined {
-  return (
-    pipeline.blocks.find((b) => b.uuid === uuid) ??
-    pipeline.callbacks?.find((b) => b.uuid === uuid) ??
-    pipeline.conditionals?.find((b) => b.uuid === uuid)
-  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -108,15 +101,7 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
       variablesDir: blockVariablesDir(project.dataDir, pipeline.uuid, partition, u),
     }));
     const request = (b: BlockConfig, mode: BlockMode, extra: Partial<BlockRunRequest> = {}): BlockRunRequest => ({
-      projectRoot: project.root,
-      dataDir: project.dataDir,
-      pipelineUuid: pipeline.uuid,
-      blockUuid: b.uuid,
-      blockType: b.type,
-      language: b.language as BlockLanguage,
-      filePath: blockFilePath(project, b),
-      mode,
-      configuration: (b.configuration ?? {}) as Record<string, unknown>,
+      ...blockRequestFields(project, pipeline.uuid, b, blockFilePath(project, b), mode),
       upstream,
       kwargs: kwargsFor(block),
       outputDir: null,
@@ -174,7 +159,7 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
       const callback = findBlock(pipeline, uuid);
       if (!callback || signal.aborted) continue;
       const kwargs = { ...kwargsFor(block) };
-      if (result && !result.ok) kwargs.__error = `${result.error.exception}: ${result.error.message}`;
+      if (result && !result.ok) Object.assign(kwargs, callbackErrorKwargs(result.error));
       const cb = await (await runtimeFor(callback)).run(request(callback, callbackMode, { runTests: false, kwargs }));
       if (!cb.ok) log.error(`Failed to execute ${callbackMode} callback block ${uuid} for block ${blockUuid}: ${cb.error.exception}: ${cb.error.message}`);
     }

@@ -7,9 +7,10 @@
 import type { BlockConfig } from '../project/pipeline.js';
 import { topologicalOrder, upstreamClosure } from '../project/pipeline.js';
 import type { RuntimeRegistry } from '../runtimes/registry.js';
-import type { BlockErrorInfo, BlockLanguage, BlockRunRequest, LogLine } from '../runtimes/types.js';
+import type { BlockErrorInfo, BlockRunRequest, LogLine } from '../runtimes/types.js';
 import type { BlockRunStatus } from '../store/blockRuns.js';
 import { buildKwargs } from '../engine/kwargs.js';
+import { blockRequestFields, callbackErrorKwargs, findBlock } from '../engine/blockRequest.js';
 import { blockVariablesDir } from '../variables/layout.js';
 import type { CachedPipeline } from './pipelineCache.js';
 import type { RunOptions } from './contract.js';
@@ -105,17 +106,9 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
       logs.push(log);
       onLog = (line) => log.write(line);
     }
-    const configuration = (b.configuration ?? {}) as Record<string, unknown>;
+    const fields = blockRequestFields(project, pipeline.uuid, b, target.filePath(b), call.mode ?? 'run');
     const request: BlockRunRequest = {
-      projectRoot: project.root,
-      dataDir: project.dataDir,
-      pipelineUuid: pipeline.uuid,
-      blockUuid: b.uuid,
-      blockType: b.type,
-      language: b.language as BlockLanguage,
-      filePath: target.filePath(b),
-      mode: call.mode ?? 'run',
-      configuration,
+      ...fields,
       upstream: (b.upstream_blocks ?? []).map((u) => ({
         blockUuid: u,
         variablesDir: upstreamDirs.get(u) ?? latestOutputsDir(project.dataDir, pipeline.uuid, u),
@@ -123,7 +116,7 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
       kwargs: {
         ...kwargsBase,
         ...((call.kwargsOf ?? b) === block ? {} : { block_uuid: (call.kwargsOf ?? b).uuid }),
-        configuration: call.kwargsOf ? ((call.kwargsOf.configuration ?? {}) as Record<string, unknown>) : configuration,
+        configuration: call.kwargsOf ? ((call.kwargsOf.configuration ?? {}) as Record<string, unknown>) : fields.configuration,
         ...call.extraKwargs,
       },
       outputDir,
@@ -158,9 +151,9 @@ export async function executeSyncRun(input: SyncRunInput): Promise<SyncRunResult
     if (error && error.type !== 'block_execution_failed') return;
     const mode = error ? 'on_failure' : 'on_success';
     for (const uuid of block.callback_blocks ?? []) {
-      const callback = pipeline.callbacks?.find((c) => c.uuid === uuid) ?? pipeline.blocks.find((c) => c.uuid === uuid);
+      const callback = findBlock(pipeline, uuid);
       if (!callback || input.signal.aborted || deadline - Date.now() <= 0) continue;
-      const { result } = await call(callback, mode, error ? { __error: `${error.exception}: ${error.message}` } : {});
+      const { result } = await call(callback, mode, error ? callbackErrorKwargs(error) : {});
       if (!result.ok) {
         log?.write({ level: 'ERROR', message: `Failed to execute ${mode} callback block ${uuid} for block ${block.uuid}: ${result.error?.exception}: ${result.error?.message}`, timestamp: Date.now() / 1000 });
       }
