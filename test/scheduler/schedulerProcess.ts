@@ -1,24 +1,29 @@
 /**
- * A scheduler in its own process, for the two-scheduler test: opens the store at the given URL, starts an
- * engine and the scheduler service, and prints one JSON line per event on stdout (`leader`, `standby`, and
- * `started` for every run this process moves to running). Runs until killed.
+ * A scheduler in its own process with the service options given as JSON (timings, lock options), for the
+ * two-scheduler and lease tests (started by spawnScheduler.ts): opens the store at the given URL, starts an engine and the scheduler service,
+ * and prints one JSON line per event on stdout (`ready`, `leader`, `standby`, `feed` with its state, and
+ * `started` for every run this process moves to running). Runs until killed; SIGTERM stops it cleanly.
  *
- *   node --import tsx test/scheduler/schedulerProcess.ts <projectDir> <databaseUrl> <instanceId>
+ *   node --import tsx test/scheduler/schedulerProcess.ts <projectDir> <databaseUrl> <instanceId> '<options JSON>'
  */
 import { loadProject } from '../../src/project/projectConfig.js';
 import { openStore } from '../../src/store/db.js';
 import { createEngineStack } from '../../src/engine/stack.js';
-import { SchedulerService } from '../../src/scheduler/service.js';
+import { SchedulerService, type SchedulerServiceOptions } from '../../src/scheduler/service.js';
 
-const [projectDir, url, instanceId] = process.argv.slice(2);
-const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ instanceId, ...event })}\n`);
+type Tuning = Omit<SchedulerServiceOptions, 'project' | 'store' | 'engine' | 'lock' | 'changeFeed' | 'now'>;
+
+const [projectDir, url, instanceId, json] = process.argv.slice(2);
+const tuning = JSON.parse(json ?? '{}') as Tuning;
+const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ instanceId, pid: process.pid, ...event })}\n`);
 
 const project = loadProject(projectDir);
 const store = await openStore({ url, poolSize: 4 });
 const stack = await createEngineStack({ project, store, instanceId });
-const service = new SchedulerService({ project, store, engine: stack.engine, standbyRetryMs: 300, sweepMs: 300, fileScanMs: 300 });
+const service = new SchedulerService({ project, store, engine: stack.engine, databaseUrl: url, ...tuning });
 service.on('leader', () => say({ event: 'leader' }));
 service.on('standby', () => say({ event: 'standby' }));
+service.on('feed', (state: string) => say({ event: 'feed', state }));
 stack.engine.on('event', (e) => {
   if (e.type === 'run' && e.status === 'running') say({ event: 'started', runId: e.runId });
 });

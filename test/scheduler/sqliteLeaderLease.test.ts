@@ -6,54 +6,29 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { buildProject } from '../engine/projectBuilder.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import { LEASE_TABLE, SqliteLeaseLock, leaderLockFor } from '../../src/scheduler/leaderLock.js';
 import { waitFor } from '../helpers/wait.js';
+import { spawnScheduler, type SchedulerProc } from './spawnScheduler.js';
 
-const SCRIPT = fileURLToPath(new URL('./tunedSchedulerProcess.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Proc {
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-}
 
 const TUNING = { standbyRetryMs: 150, sweepMs: 200, fileScanMs: 500, watchFiles: false, lockOptions: { renewMs: 150, leaseMs: 600 } };
 
-function spawnScheduler(projectDir: string, url: string, instanceId: string): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, projectDir, url, instanceId, JSON.stringify(TUNING)], {
-    cwd: ROOT,
-    env: { ...process.env, BLOCKFLOW_WARM_RUNTIMES: '0', MAGE_DATA_DIR: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const events: Array<Record<string, unknown>> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // Not one of ours.
-    }
-  });
-  return { child, events };
-}
-
 /** Leadership changes of a process, in order: true for `leader`, false for `standby`. */
-const leadership = (p: Proc) => p.events.filter((e) => e.event === 'leader' || e.event === 'standby').map((e) => e.event === 'leader');
-const leads = (p: Proc) => leadership(p).at(-1) === true;
+const leadership = (p: SchedulerProc) => p.events.filter((e) => e.event === 'leader' || e.event === 'standby').map((e) => e.event === 'leader');
+const leads = (p: SchedulerProc) => leadership(p).at(-1) === true;
 
 let dir: string;
 let url: string;
 let store: Store;
-const procs: Proc[] = [];
+const procs: SchedulerProc[] = [];
 const extraStores: Store[] = [];
 
 before(async () => {
@@ -139,10 +114,10 @@ test('two scheduler processes on one SQLite file: one leader, takeover after the
   const leaseOwnerPid = async () =>
     (await sql<{ pid: number }>`select pid from ${sql.table(LEASE_TABLE)} where project_key = 'e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0'`.execute(store.db)).rows[0]?.pid;
 
-  const a = spawnScheduler(projectDir, url, 'proc-a');
+  const a = spawnScheduler(projectDir, url, 'proc-a', TUNING);
   procs.push(a);
   await waitFor('first leader', () => leads(a));
-  const b = spawnScheduler(projectDir, url, 'proc-b');
+  const b = spawnScheduler(projectDir, url, 'proc-b', TUNING);
   procs.push(b);
   await waitFor('second ready', () => b.events.some((e) => e.event === 'ready'));
   // Several lease lengths, during which the standby keeps trying.

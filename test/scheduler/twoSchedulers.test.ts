@@ -5,43 +5,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildProject } from '../engine/projectBuilder.js';
 import { createFreshPgDatabase, type FreshPgDatabase } from '../helpers/pg.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import { waitFor } from '../helpers/wait.js';
+import { spawnScheduler, type SchedulerProc } from './spawnScheduler.js';
 
-const SCRIPT = fileURLToPath(new URL('./schedulerProcess.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Proc {
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-}
-
-function spawnScheduler(projectDir: string, url: string, instanceId: string): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, projectDir, url, instanceId], {
-    cwd: ROOT,
-    env: { ...process.env, BLOCKFLOW_WARM_RUNTIMES: '0', MAGE_DATA_DIR: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const events: Array<Record<string, unknown>> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // Not one of ours.
-    }
-  });
-  return { child, events };
-}
+/** Short timings, so a takeover happens within the test. */
+const TUNING = { standbyRetryMs: 300, sweepMs: 300, fileScanMs: 300 };
 
 let db: FreshPgDatabase;
 let store: Store;
-const procs: Proc[] = [];
+const procs: SchedulerProc[] = [];
 
 before(async () => {
   db = await createFreshPgDatabase();
@@ -57,10 +34,10 @@ test('two schedulers on one PostgreSQL: one leader, no duplicate, takeover withi
   const projectDir = buildProject({
     quick: { blocks: [{ uuid: 'q', type: 'data_loader', language: 'typescript', code: 'export default async function q() {\n  return 1;\n}\n' }] },
   });
-  const a = spawnScheduler(projectDir, db.url, 'proc-a');
+  const a = spawnScheduler(projectDir, db.url, 'proc-a', TUNING);
   procs.push(a);
   await waitFor('first leader', () => a.events.some((e) => e.event === 'leader'));
-  const b = spawnScheduler(projectDir, db.url, 'proc-b');
+  const b = spawnScheduler(projectDir, db.url, 'proc-b', TUNING);
   procs.push(b);
   await waitFor('second ready', () => b.events.some((e) => e.event === 'ready'));
   await sleep(500);
