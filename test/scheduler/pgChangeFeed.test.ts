@@ -107,7 +107,11 @@ test('the leader listens again after its connection is terminated', async () => 
     pipeline_schedule: { name: 'after-reconnect', schedule_type: 'time', schedule_interval: '@once', status: 'active' },
   });
   const id = created.body.pipeline_schedule.id as number;
-  const run = await waitFor('the run of the trigger made after reconnecting', async () => (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0]);
+  // The run exists (initial) a moment before it is started and owned; wait for the start.
+  const run = await waitFor('the run of the trigger made after reconnecting to start', async () => {
+    const first = (await store.pipelineRuns.list({ pipelineScheduleId: id })).rows[0];
+    return first?.owner_id ? first : undefined;
+  });
   assert.equal(run.owner_id, 'leader-a');
 });
 
