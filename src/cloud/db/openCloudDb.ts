@@ -22,7 +22,12 @@ export async function openCloudDb(url: string): Promise<CloudDb> {
   const dialect = dialectOf(url);
   let db: Kysely<CloudDatabase>;
   if (dialect === 'postgres') {
-    db = new Kysely<CloudDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 5 }) }) });
+    const pool = new pg.Pool({ connectionString: url, max: 5 });
+    // As in the server's store: an idle pooled client whose server connection dies (restart, failover, a
+    // terminated backend) emits 'error' on the pool, which would crash the process unhandled. The next checkout
+    // gets a fresh client, and queries in flight still reject normally.
+    pool.on('error', () => {});
+    db = new Kysely<CloudDatabase>({ dialect: new PostgresDialect({ pool }) });
   } else {
     const file = url.replace(/^sqlite:(\/\/)?/i, '');
     const sqlite = new Database(file);
