@@ -132,7 +132,8 @@ def main() -> int:
             context.set_current(None)
         try:
             channel.send({'type': 'result', 'id': request_id, 'result': result})
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
+            # RecursionError: a result nested deeper than the encoder can walk; the block fails, the worker lives.
             channel.send({'type': 'result', 'id': request_id, 'result': {'ok': False, 'error': {
                 'type': 'block_execution_failed', 'exception': type(exc).__name__,
                 'message': f'The block result could not be sent as JSON: {exc}', 'traceback': []}}})

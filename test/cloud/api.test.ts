@@ -180,6 +180,20 @@ describe('Cloud API', () => {
   });
 
   describe('bad configs', () => {
+    test('a body nested 20,000 levels deep answers 400 naming the limit, and the API goes on answering', async () => {
+      const deep = `{"cluster": {"name": "deep", "status": "Stopped", "config": {"x": ${'['.repeat(20_000)}${']'.repeat(20_000)}}}}`;
+      const res = await fetch(`${server.url}/api/v1/teams/${TEAM_A}/clusters`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, authorization: `Bearer ${alice.token}` },
+        body: deep,
+      });
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /nested more than 64 levels deep.*BLOCKFLOW_JSON_MAX_DEPTH/);
+      const list = await alice.call('GET', `/api/v1/teams/${TEAM_A}/clusters`);
+      assert.equal(list.status, 200);
+      assert.ok(!list.body.clusters.some((c: { name: string }) => c.name === 'deep'));
+    });
+
     test('contradictions and invalid values answer 422 with every problem, and change nothing', async () => {
       const created = await alice.call('POST', `/api/v1/teams/${TEAM_A}/clusters`, stopped('bad'));
       const path = `/api/v1/teams/${TEAM_A}/clusters/${created.body.cluster.id}`;

@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { payloadTooDeep } from '../payloadLimits.js';
 import type { BlockLanguage, BlockRunRequest, BlockRunResult, BlockRuntime } from '../types.js';
 import { findPythonInterpreter } from './interpreter.js';
 import { failure, PythonWorker } from './worker.js';
@@ -157,6 +158,10 @@ export class PythonRuntime implements BlockRuntime {
       return Promise.reject(new Error(`PythonRuntime cannot run ${request.language} blocks`));
     }
     if (request.signal?.aborted) return Promise.resolve(cancelled(request.blockUuid));
+    // Python's json decoder recurses: a request nested past its recursion limit would kill the worker that reads
+    // it. Values stored or read from files reach here without HTTP's limits, so every request is checked.
+    const tooDeep = payloadTooDeep({ kwargs: request.kwargs, configuration: request.configuration, 'inline inputs': request.inlineInputs });
+    if (tooDeep) return Promise.resolve(failure('block_execution_failed', 'PayloadTooDeep', tooDeep));
     return new Promise<BlockRunResult>((resolveRun) => {
       const pending: Pending = { request, resolve: resolveRun };
       if (request.signal) {
@@ -372,7 +377,21 @@ export class PythonRuntime implements BlockRuntime {
       if (!worker.alive) continue;
       const pending = this.queue.shift()!;
       if (pending.onAbort) pending.request.signal?.removeEventListener('abort', pending.onAbort);
-      void this.execute(worker, pending);
+      this.execute(worker, pending).catch((error: unknown) => this.executeFailed(worker, pending, error));
+    }
+  }
+
+  /**
+   * A request that threw on its way to or from the worker (rather than failing in it) fails alone; the worker's
+   * state is then unknown, so it is killed and replaced. Never rethrown: dispatch runs from process events.
+   */
+  private executeFailed(worker: PythonWorker, pending: Pending, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    pending.resolve(failure('block_execution_failed', 'WorkerProtocolError', `Block ${pending.request.blockUuid} could not be run: ${message}`));
+    worker.kill();
+    if (this.workers.has(worker)) {
+      this.removeWorker(worker);
+      this.replenish();
     }
   }
 

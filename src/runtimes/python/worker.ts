@@ -28,6 +28,10 @@ interface ActiveRequest {
   settled: boolean;
 }
 
+function serialise(message: ToWorker): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
 export function failure(type: BlockErrorInfo['type'], exception: string, message: string): BlockRunResult {
   return { ok: false, error: { type, exception, message, traceback: [] } };
 }
@@ -136,9 +140,17 @@ export class PythonWorker {
   run(id: string, request: BlockRunRequest): Promise<BlockRunResult> {
     if (this.active) throw new Error('PythonWorker.run called while the worker is busy');
     if (this.hasExited) return Promise.resolve(failure('block_execution_failed', 'WorkerCrashed', 'The Python worker has exited'));
+    let line: string;
+    try {
+      line = serialise({ type: 'run', id, request: toWorkerPayload(request) });
+    } catch (error) {
+      // Serialising first means a request that cannot be written fails alone and the worker stays free for the next.
+      const reason = error instanceof Error ? error.message : String(error);
+      return Promise.resolve(failure('block_execution_failed', error instanceof Error ? error.name : 'Error', `The request of block ${request.blockUuid} cannot be sent to the Python worker: ${reason}`));
+    }
     return new Promise<BlockRunResult>((resolve) => {
       this.active = { id, request, settle: resolve, settled: false };
-      this.send({ type: 'run', id, request: toWorkerPayload(request) });
+      this.write(line);
     });
   }
 
@@ -178,8 +190,13 @@ export class PythonWorker {
   }
 
   private send(message: ToWorker): void {
+    this.write(serialise(message));
+  }
+
+  /** Write errors (a worker that died) arrive on stdin's 'error' event, handled above; its exit ends the request. */
+  private write(line: string): void {
     if (this.hasExited || !this.process.stdin!.writable) return;
-    this.process.stdin!.write(`${JSON.stringify(message)}\n`);
+    this.process.stdin!.write(line);
   }
 
   private onStderrLine(line: string): void {

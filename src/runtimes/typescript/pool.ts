@@ -2,8 +2,13 @@
  * A pool of warm worker threads for the TypeScript runtime. A run is posted to an idle worker; a run that times
  * out or is cancelled gets its answer at once, and its worker is retired (terminated after a short grace period
  * in which `ctx.signal` has fired) and replaced, so even `while (true) {}` really stops.
+ *
+ * Nothing here throws out of an event handler or timer: dispatch runs from worker messages, and an exception
+ * there would end the process. A run whose job cannot be sent (too deep, not cloneable) fails alone and leaves
+ * its worker idle; a message that cannot be read fails the run it belonged to.
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { payloadTooDeep } from '../payloadLimits.js';
 import type { BlockErrorInfo, LogLine } from '../types.js';
 import type { FromWorker, RunJob, ToWorker, WorkerResult } from './protocol.js';
 
@@ -47,6 +52,14 @@ interface QueuedRun {
 
 function failure(type: BlockErrorInfo['type'], exception: string, message: string): WorkerResult {
   return { ok: false, error: { type, exception, message, traceback: [] } };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error && error.name ? error.name : 'Error';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** How to start worker.ts: compiled (dist/*.js) directly, or under tsx (tests, dev) through tsx's ESM API. */
@@ -105,7 +118,7 @@ export class WorkerPool {
           this.dispatch();
           break;
         case 'log':
-          if (entry.active?.id === message.id) entry.active.hooks.onLog?.(message.line);
+          if (entry.active?.id === message.id) this.deliverLog(entry.active.hooks, message.line);
           break;
         case 'secret':
           if (entry.active?.id === message.id) this.answerSecret(entry, message.requestId, message.name, entry.active.hooks);
@@ -118,7 +131,25 @@ export class WorkerPool {
             this.dispatch();
           }
           break;
+        case 'unreadable': {
+          // The worker missed a message (a job, an abort or a secret): what it is doing is unknown, so it goes.
+          const active = entry.active;
+          entry.active = null;
+          if (!entry.retired) this.retire(entry, 0);
+          active?.finish(failure('block_execution_failed', 'DataCloneError', `the block's worker thread could not read a message: ${message.error}`));
+          break;
+        }
       }
+    });
+    // A result too deep for this thread's (smaller) stack arrives as 'messageerror' instead of 'message'. Only a
+    // result can carry such a value (log lines and secret requests are strings), so the worker has finished
+    // that run and is idle: only the run fails.
+    worker.on('messageerror', (error) => {
+      if (!entry.active) return;
+      const active = entry.active;
+      entry.active = null;
+      active.finish(failure('block_execution_failed', errorName(error), `the block's result could not be received from its worker thread: ${errorMessage(error)}`));
+      this.dispatch();
     });
     const onDeath = (reason: string): void => {
       if (entry.dead) return;
@@ -130,12 +161,57 @@ export class WorkerPool {
         entry.active = null;
         active.finish(failure('block_execution_failed', 'WorkerExited', reason));
       }
-      if (!this.closed && !entry.retired) this.spawn();
+      if (!this.closed && !entry.retired) this.replace();
     };
     worker.on('error', (error) => onDeath(`the block's worker thread failed: ${error.message}`));
     worker.on('exit', (code) => onDeath(`the block's worker thread exited with code ${code}`));
     this.workers.push(entry);
     return entry;
+  }
+
+  /**
+   * Starts a worker in place of one that left. Called from event handlers and timers, so a failure to start
+   * fails what is queued (when no worker is left to serve it) instead of being thrown.
+   */
+  private replace(): void {
+    try {
+      this.spawn();
+    } catch (error) {
+      if (this.workers.length > 0) return;
+      for (const queued of this.queue.splice(0)) {
+        queued.hooks.signal?.removeEventListener('abort', queued.cancelQueued);
+        queued.resolve(failure('block_execution_failed', 'WorkerStartError', `no worker thread could be started: ${errorMessage(error)}`));
+      }
+    }
+  }
+
+  /** Takes `entry` out of service: no new runs, terminated after `graceMs`, replaced now. */
+  private retire(entry: PoolWorker, graceMs: number): void {
+    entry.retired = true;
+    this.remove(entry);
+    const kill = (): void => void entry.worker.terminate().catch(() => undefined);
+    if (graceMs > 0) setTimeout(kill, graceMs).unref();
+    else kill();
+    if (!this.closed) this.replace();
+  }
+
+  /** Posts `message`; false when it could not be serialised (or the thread is gone). */
+  private send(entry: PoolWorker, message: ToWorker): boolean {
+    try {
+      entry.worker.postMessage(message);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A log sink that fails must cost the line, not the process (this runs in a message handler). */
+  private deliverLog(hooks: RunHooks, line: LogLine): void {
+    try {
+      hooks.onLog?.(line);
+    } catch {
+      // The line is lost; the run goes on.
+    }
   }
 
   private remove(entry: PoolWorker): void {
@@ -145,7 +221,7 @@ export class WorkerPool {
 
   private answerSecret(entry: PoolWorker, requestId: number, name: string, hooks: RunHooks): void {
     const reply = (message: ToWorker): void => {
-      if (!entry.retired) entry.worker.postMessage(message);
+      if (!entry.retired) this.send(entry, message);
     };
     if (!hooks.getSecret) {
       reply({ type: 'secret-result', requestId, error: 'no secret store is configured' });
@@ -161,6 +237,9 @@ export class WorkerPool {
   run(job: RunJob, hooks: RunHooks): Promise<WorkerResult> {
     if (this.closed) return Promise.resolve(failure('cancelled', 'RuntimeClosed', 'the TypeScript runtime is closed'));
     if (hooks.signal?.aborted) return Promise.resolve(failure('cancelled', 'CancelledError', 'the block run was cancelled before it started'));
+    // Checked before queueing, for every caller: values stored or read from files reach here without HTTP's limits.
+    const tooDeep = payloadTooDeep({ kwargs: job.kwargs, 'inline inputs': job.inlineInputs });
+    if (tooDeep) return Promise.resolve(failure('block_execution_failed', 'PayloadTooDeep', tooDeep));
     return new Promise<WorkerResult>((resolve) => {
       const queued: QueuedRun = {
         job,
@@ -176,7 +255,7 @@ export class WorkerPool {
       };
       hooks.signal?.addEventListener('abort', queued.cancelQueued, { once: true });
       this.queue.push(queued);
-      if (this.workers.length < this.size && !this.closed) this.spawn();
+      if (this.workers.length < this.size && !this.closed) this.replace();
       this.dispatch();
     });
   }
@@ -194,6 +273,13 @@ export class WorkerPool {
   private start1(entry: PoolWorker, queued: QueuedRun): void {
     const id = this.nextId++;
     const { hooks } = queued;
+    try {
+      entry.worker.postMessage({ type: 'run', id, job: queued.job } satisfies ToWorker);
+    } catch (error) {
+      // Cloning failed before anything was queued to the thread, so the worker never saw this run and stays idle.
+      queued.resolve(failure('block_execution_failed', errorName(error), `the block's job could not be sent to its worker thread: ${errorMessage(error)}`));
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => stop('cancelled');
     const active: ActiveRun = {
@@ -210,13 +296,8 @@ export class WorkerPool {
     const stop = (reason: 'timeout' | 'cancelled'): void => {
       if (entry.active !== active) return;
       entry.active = null;
-      entry.retired = true;
-      this.remove(entry);
-      entry.worker.postMessage({ type: 'abort', id, reason } satisfies ToWorker);
-      const kill = (): void => void entry.worker.terminate();
-      if (this.abortGraceMs > 0) setTimeout(kill, this.abortGraceMs).unref();
-      else kill();
-      if (!this.closed) this.spawn();
+      this.send(entry, { type: 'abort', id, reason });
+      this.retire(entry, this.abortGraceMs);
       active.finish(
         reason === 'timeout'
           ? failure('timeout', 'TimeoutError', `the block ran longer than ${hooks.timeoutMs} ms and was stopped`)
@@ -227,7 +308,6 @@ export class WorkerPool {
     entry.worker.ref();
     if (hooks.timeoutMs !== undefined && Number.isFinite(hooks.timeoutMs)) timer = setTimeout(() => stop('timeout'), Math.max(0, hooks.timeoutMs));
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
-    entry.worker.postMessage({ type: 'run', id, job: queued.job } satisfies ToWorker);
   }
 
   /** Stops every worker; queued runs are answered `cancelled`. */

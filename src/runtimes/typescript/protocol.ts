@@ -33,4 +33,6 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'log'; id: number; line: LogLine }
   | { type: 'secret'; id: number; requestId: number; name: string }
-  | { type: 'result'; id: number; result: WorkerResult };
+  | { type: 'result'; id: number; result: WorkerResult }
+  /** A message from the pool could not be deserialised in the worker ('messageerror'); `error` says why. */
+  | { type: 'unreadable'; error: string };

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { format } from 'node:util';
 import { toMageOutputJson } from '../../variables/json.js';
+import { payloadTooDeep } from '../payloadLimits.js';
 import { readOutputs } from '../../variables/read.js';
 import { writeOutputs } from '../../variables/write.js';
 import type { BlockErrorInfo, LogLevel } from '../types.js';
@@ -199,12 +200,18 @@ async function runJob(id: number, job: RunJob): Promise<void> {
     restoreEnv();
     current = null;
   }
+  // This thread's stack is larger than the main thread's: outputs it can send might not be readable there.
+  const tooDeep = result.ok && result.outputs ? payloadTooDeep({ outputs: result.outputs }) : null;
+  if (tooDeep) result = { ok: false, error: errorInfo('block_execution_failed', new RangeError(tooDeep)) };
   try {
     post({ type: 'result', id, result });
   } catch (error) {
     post({ type: 'result', id, result: { ok: false, error: errorInfo('block_execution_failed', new Error(`outputs cannot be sent back: ${(error as Error).message}`)) } });
   }
 }
+
+// Without this a job that cannot be deserialised here would vanish and its run wait for its timeout.
+port.on('messageerror', (error) => post({ type: 'unreadable', error: error instanceof Error ? error.message : String(error) }));
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
