@@ -15,6 +15,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import { ApiError, handleError, sendError } from './errors.js';
 import { registerAuth } from './auth.js';
+import { toApiError } from './projectErrors.js';
+import { applyJsonLimits } from './jsonLimits.js';
 import { resourceModules } from './resources/index.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -63,7 +65,10 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setErrorHandler(handleError);
+  // Every JSON body of every route passes the depth and size bounds (BLOCKFLOW_JSON_MAX_DEPTH/_VALUES) here.
+  applyJsonLimits(app, ctx.settings.jsonLimits);
+  // Project errors (a refused path, a broken pipeline file) thrown outside mapProjectErrors still get their 4xx.
+  app.setErrorHandler((err, request, reply) => handleError(toApiError(err) as Error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new ApiError(404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );

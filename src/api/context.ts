@@ -4,10 +4,13 @@
  */
 import type { Project } from '../project/projectConfig.js';
 import type { Store } from '../store/db.js';
+import type { JsonShapeLimits } from '../runtimes/jsonShape.js';
 
 export interface ServerSettings {
   /** `REQUIRE_USER_AUTHENTICATION` (default on). Off: every request acts as the owner. */
   requireAuth: boolean;
+  /** The folder holding the server's key files (src/auth/keyFiles.ts); never one an API serves. */
+  keysDir: string;
   /** Secret for the HS256 JWT carried in Mage's `oauth_token` cookie. From `JWT_SECRET` or a generated file. */
   jwtSecret: string;
   /** Session lifetime in seconds (`MAGE_ACCESS_TOKEN_EXPIRY_TIME`, default 30 days as Mage). */
@@ -16,6 +19,8 @@ export interface ServerSettings {
   instanceId: string;
   /** Largest accepted request body in bytes (default 10 MiB). */
   bodyLimit: number;
+  /** Depth and value-count bounds of every JSON body (BLOCKFLOW_JSON_MAX_DEPTH / _VALUES, api/jsonLimits.ts). */
+  jsonLimits: JsonShapeLimits;
 }
 
 export interface AppContext {

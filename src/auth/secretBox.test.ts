@@ -35,12 +35,12 @@ test('the server box rejects other formats, other keys and tampering', () => {
   assert.throws(() => new SecretBox(randomBytes(16)), /32 bytes/);
 });
 
-test('SecretBox.load uses BLOCKFLOW_SECRET_KEY, else a 0600 key file under .secrets that is reused', () => {
+test('SecretBox.load uses BLOCKFLOW_SECRET_KEY, else a 0600 key file in the key folder that is reused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bf-secretbox-'));
   try {
     assert.equal(SecretBox.load(dir, { BLOCKFLOW_SECRET_KEY: KEY.toString('base64') }).open(OLD_SEALED), 's3cret välue');
     const first = SecretBox.load(dir, {});
-    const file = join(dir, '.secrets', 'key');
+    const file = join(dir, 'key');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(Buffer.from(readFileSync(file, 'utf8'), 'base64').length, 32);
     assert.equal(SecretBox.load(dir, {}).open(first.seal('kept')), 'kept');

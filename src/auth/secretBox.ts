@@ -3,13 +3,12 @@
  * core; the server's {@link SecretBox} and the cloud control plane's box (src/cloud/secretBox.ts) each wrap it in
  * their own stored format.
  *
- * Server format: a project key from `BLOCKFLOW_SECRET_KEY` (base64, 32 bytes) or a key file generated once at
- * `<dataDir>/.secrets/key` (mode 0600), the same place Mage keeps its Fernet key. Ciphertext:
+ * Server format: a project key from `BLOCKFLOW_SECRET_KEY` (base64, 32 bytes) or a key file `key` generated once
+ * in the server's key folder (mode 0600; where that folder is: src/auth/keyFiles.ts). Ciphertext:
  * `v1:<key id>:<iv>:<tag>:<data>` (base64url), so a future key rotation can tell which key sealed a value.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readOrCreateKeyFile } from './keyFiles.js';
 
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
@@ -69,22 +68,10 @@ export class SecretBox {
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 12);
   }
 
-  /** The box for `BLOCKFLOW_SECRET_KEY` in `env`, else for `<dataDir>/.secrets/key` (created when missing). */
-  static load(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
+  /** The box for `BLOCKFLOW_SECRET_KEY` in `env`, else for `<keysDir>/key` (created when missing). */
+  static load(keysDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
     if (env.BLOCKFLOW_SECRET_KEY) return new SecretBox(Buffer.from(env.BLOCKFLOW_SECRET_KEY, 'base64'));
-    const dir = join(dataDir, '.secrets');
-    const file = join(dir, 'key');
-    if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
-        chmodSync(file, 0o600);
-      } catch (err) {
-        // Another process created it first; use theirs.
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
-    return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));
+    return new SecretBox(Buffer.from(readOrCreateKeyFile(keysDir, 'key', () => randomBytes(32).toString('base64')), 'base64'));
   }
 
   seal(plain: string): string {

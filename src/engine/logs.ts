@@ -4,11 +4,11 @@
  * Lines are also published on `logBus` so the API can tail a running block run live (Server-Sent Events).
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { LogLine } from '../runtimes/types.js';
-import { logsDir } from '../variables/layout.js';
+import { blockLogFile, pipelineLogFile } from '../variables/layout.js';
 
 export interface LogTags {
   pipeline_uuid: string;
@@ -68,13 +68,11 @@ export class LogFile {
   }
 }
 
-export function blockLogPath(dataDir: string, pipelineUuid: string, partition: string, blockUuid: string): string {
-  return join(logsDir(dataDir, pipelineUuid, partition), `${blockUuid}.log`);
-}
+/** `<dataDir>/pipelines/<p>/.logs/<partition>/<block>.log`; refuses uuids and partitions that leave the folder. */
+export const blockLogPath = blockLogFile;
 
-export function pipelineLogPath(dataDir: string, pipelineUuid: string, partition: string): string {
-  return join(logsDir(dataDir, pipelineUuid, partition), 'pipeline.log');
-}
+/** `<dataDir>/pipelines/<p>/.logs/<partition>/pipeline.log`. */
+export const pipelineLogPath = pipelineLogFile;
 
 /** Writes a block run's lines to its file and to the live bus. */
 export class BlockRunLog {

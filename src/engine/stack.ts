@@ -7,6 +7,7 @@ import { Engine } from './engine.js';
 import { RuntimeRegistry } from '../runtimes/registry.js';
 import { registerDefaultRuntimes } from '../runtimes/defaults.js';
 import { SecretBox } from '../auth/secretBox.js';
+import { prepareKeysDir } from '../auth/keyFiles.js';
 import { SecretResolver } from './secrets.js';
 
 export interface EngineStack {
@@ -30,6 +31,8 @@ export interface EngineStackOptions {
    * long is adopted). Default: `process.env`.
    */
   env?: NodeJS.ProcessEnv;
+  /** The prepared key folder (prepareKeysDir); default: prepared here from `env`. */
+  keysDir?: string;
 }
 
 function positiveSeconds(value: string | undefined, name: string): number | undefined {
@@ -43,7 +46,8 @@ export async function createEngineStack(options: EngineStackOptions): Promise<En
   const env = options.env ?? process.env;
   const runtimes = new RuntimeRegistry();
   registerDefaultRuntimes(runtimes, options.project);
-  const secrets = new SecretResolver(options.store, SecretBox.load(options.project.dataDir), options.project.name);
+  const keysDir = options.keysDir ?? prepareKeysDir(options.project, env).dir;
+  const secrets = new SecretResolver(options.store, SecretBox.load(keysDir, env), options.project.name);
   const engine = new Engine({
     project: options.project,
     store: options.store,

@@ -20,8 +20,10 @@ import {
   InvalidBlockError,
   PipelineUpdateError,
 } from './errors.js';
-import { cleanName } from './names.js';
+import { checkNameBytes, cleanName } from './names.js';
 import { assertUnderRoot, resolveUnderRoot } from './paths.js';
+import { assertFileAccess } from './fileAccess.js';
+import { blockVariablesDir } from '../variables/layout.js';
 import {
   allBlocks,
   assertAcyclic,
@@ -83,13 +85,15 @@ function configuredPath(block: BlockFileRef): string | null {
 
 /**
  * Absolute path of a block's file: `<type>s/<uuid>.<ext>` (`custom/` singular), or the repo-relative
- * `configuration.file_source.path` / `configuration.file_path`. Always checked by resolveUnderRoot.
+ * `configuration.file_source.path` / `configuration.file_path`. Always checked by resolveUnderRoot and the file
+ * access policy, so a block whose file_path names the database or the data folder can neither read nor write it.
  */
 export function blockFilePath(project: Project, block: BlockFileRef): string {
   const override = configuredPath(block);
-  if (override) return resolveUnderRoot(project.root, override);
   const ext = LANGUAGE_EXTENSIONS[languageOf(block)];
-  return resolveUnderRoot(project.root, `${blockTypeDir(block.type)}/${block.uuid}.${ext}`);
+  const path = resolveUnderRoot(project.root, override ?? `${blockTypeDir(block.type)}/${block.uuid}.${ext}`);
+  assertFileAccess(project, path, 'write');
+  return path;
 }
 
 /** The file's text, or null when the file does not exist. */
@@ -244,7 +248,7 @@ function validateColor(color: unknown): string | null {
 export function addBlock(project: Project, pipeline: PipelineConfig, input: AddBlockInput): AddBlockResult {
   const rawName = input.name ?? input.uuid;
   if (typeof rawName !== 'string') throw new InvalidBlockError('A block needs a name (or uuid).');
-  const uuid = cleanName(rawName);
+  const uuid = checkNameBytes('Block', cleanName(rawName));
   if (!isBlockType(input.type)) throw new InvalidBlockError(`Block type ${JSON.stringify(input.type)} is not supported.`);
   const type: BlockType = input.type;
   const language = input.language ?? 'python';
@@ -338,9 +342,11 @@ function renamedRef(block: BlockConfig, newUuid: string): BlockConfig {
   const ext = LANGUAGE_EXTENSIONS[languageOf(block)];
   const source = renamed.configuration.file_source;
   if (isRecord(source) && typeof source.path === 'string' && source.path !== '') {
+    // path-checked: a repo-relative name kept in the config; it only becomes a path through blockFilePath.
     renamed.configuration.file_source = { ...source, path: posix.join(posix.dirname(source.path), `${newUuid}.${ext}`) };
   }
   if (typeof renamed.configuration.file_path === 'string' && renamed.configuration.file_path !== '') {
+    // path-checked: as above, resolved through blockFilePath when used.
     renamed.configuration.file_path = posix.join(posix.dirname(renamed.configuration.file_path), `${newUuid}.${ext}`);
   }
   return renamed;
@@ -381,7 +387,7 @@ export function updateBlock(project: Project, pipeline: PipelineConfig, blockUui
 
   if (patch.name !== undefined && patch.name !== block.name) {
     if (typeof patch.name !== 'string') throw new InvalidBlockError('Block name must be a string.');
-    const newUuid = cleanName(patch.name);
+    const newUuid = checkNameBytes('Block', cleanName(patch.name));
     if (newUuid !== block.uuid) {
       if (findBlock(next, newUuid)) throw new BlockExistsError(newUuid);
       const from = blockFilePath(project, block);
@@ -516,7 +522,7 @@ export function removeBlock(project: Project, pipeline: PipelineConfig, blockUui
     });
     if (!usedElsewhere && existsSync(path)) unlinkSync(path);
   }
-  const varsDir = join(project.dataDir, 'pipelines', next.uuid, '.variables', blockUuid);
+  const varsDir = blockVariablesDir(project.dataDir, next.uuid, '', blockUuid);
   if (existsSync(varsDir)) {
     assertUnderRoot(project.dataDir, varsDir);
     rmSync(varsDir, { recursive: true, force: true });
@@ -642,7 +648,7 @@ export function applyPipelineUpdate(
           setUpstream(next, block, uuidList(entry.upstream_blocks.map((u) => (typeof u === 'string' ? uuidMapping.get(u) ?? u : u)), 'upstream_blocks'));
         }
         if (typeof entry.name === 'string' && entry.name !== block.name) {
-          const newUuid = cleanName(entry.name);
+          const newUuid = checkNameBytes('Block', cleanName(entry.name));
           if (newUuid !== block.uuid) {
             if (findBlock(next, newUuid)) throw new BlockExistsError(newUuid);
             const to = blockFilePath(project, renamedRef(block, newUuid));

@@ -4,7 +4,7 @@
  * resolveUnderRoot, so traversal rules live in one function.
  */
 import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** A user-given path was refused; `reason` is a short machine-readable cause. */
 export class PathRefusedError extends Error {
@@ -154,4 +154,111 @@ export function resolveUnderRoot(root: string, userPath: string): string {
   }
   assertUnderRoot(rootReal, target);
   return target;
+}
+
+/**
+ * Longest single path segment in bytes. Linux filesystems allow 255; atomic writes and output folders add a
+ * `.<name>.tmp-<12 hex>` style prefix and suffix of up to 28 bytes, so names are held to what still fits then.
+ */
+export const MAX_SEGMENT_BYTES = 255 - 28;
+
+/**
+ * Throws PathRefusedError unless `value` is a name made of plain path segments: not empty, no `.` or `..`
+ * segment, no backslash, no NUL, not absolute, each segment at most MAX_SEGMENT_BYTES. With `single`, a `/` is
+ * refused too. `kind` names the value in the message (e.g. "block uuid").
+ */
+export function checkPathName(kind: string, value: unknown, options: { single?: boolean } = {}): string {
+  const shown = JSON.stringify(value);
+  if (typeof value !== 'string' || value === '') {
+    throw new PathRefusedError('empty', `The ${kind} ${shown} is empty or not a string.`);
+  }
+  if (value.includes('\0')) throw new PathRefusedError('nul_byte', `The ${kind} ${shown} contains a NUL byte.`);
+  if (value.includes('\\')) throw new PathRefusedError('backslash', `The ${kind} ${shown} contains a backslash.`);
+  if (value.startsWith('/') || isAbsolute(value)) throw new PathRefusedError('absolute', `The ${kind} ${shown} is an absolute path.`);
+  const segments = value.split('/');
+  if (options.single && segments.length > 1) {
+    throw new PathRefusedError('separator', `The ${kind} ${shown} contains a "/"; it must be a single name.`);
+  }
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw new PathRefusedError('traversal', `The ${kind} ${shown} has an empty, "." or ".." path segment.`);
+    }
+    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) {
+      throw new PathRefusedError('too_long', `The ${kind} ${shown} is longer than ${MAX_SEGMENT_BYTES} bytes (UTF-8) in one path segment.`);
+    }
+  }
+  return value;
+}
+
+/** One untrusted part of a path for joinUnderRoot: its kind (for messages), its value, and whether `/` is allowed. */
+export interface PathPart {
+  kind: string;
+  value: string;
+  /** A `/` in the value makes sub-folders (partitions, Mage's nested block uuids); default false. */
+  nested?: boolean;
+}
+
+/**
+ * The checked join for names that come from requests, files or database rows: `root` followed by literal
+ * folder names (plain strings, written in our code) and untrusted parts (PathPart, each checked by
+ * checkPathName). The result is proven lexically inside `root`. This is the hot-path form (no realpath):
+ * it guards the data folder, where only our own code creates entries; user-given paths into the project
+ * folder, where symlinks may exist, use resolveUnderRoot.
+ */
+export function joinUnderRoot(root: string, ...parts: Array<string | PathPart>): string {
+  const segments: string[] = [];
+  for (const part of parts) {
+    if (typeof part === 'string') segments.push(part);
+    else segments.push(...checkPathName(part.kind, part.value, { single: !part.nested }).split('/'));
+  }
+  const base = resolve(root);
+  const target = join(base, ...segments);
+  if (!isInside(base, target)) {
+    throw new PathRefusedError('outside_root', `Path ${JSON.stringify(target)} leaves ${base}.`);
+  }
+  return target;
+}
+
+/**
+ * `absPath` with every symlink on the way followed, dangling ones included (judged by where they point); the
+ * part below the deepest existing folder is kept as written. Used to see where a path really lands.
+ */
+export function realpathLoose(absPath: string): string {
+  let current = resolve(absPath);
+  const rest: string[] = [];
+  let hops = 0;
+  for (;;) {
+    let isLink = false;
+    let exists = true;
+    try {
+      isLink = lstatSync(current).isSymbolicLink();
+    } catch {
+      exists = false;
+    }
+    if (exists) {
+      try {
+        return join(realpathSync(current), ...rest);
+      } catch {
+        if (isLink && hops < MAX_LINK_HOPS) {
+          hops += 1;
+          current = resolve(dirname(current), readlinkSync(current));
+          continue;
+        }
+        return join(current, ...rest);
+      }
+    }
+    const parent = dirname(current);
+    if (parent === current) return join(current, ...rest);
+    rest.unshift(basename(current));
+    current = parent;
+  }
+}
+
+/**
+ * True when `absPath` (once symlinks are followed, through its deepest existing ancestor) lies inside
+ * realpath(`root`); false when `root` does not exist.
+ */
+export function isUnderRoot(root: string, absPath: string): boolean {
+  if (!existsSync(root)) return false;
+  return isInside(realpathSync(root), realpathOfDeepestExisting(resolve(absPath)));
 }

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { isBlockType, PIPELINE_TYPES, type BlockLanguage, type BlockStatus, type BlockType } from './blockTypes.js';
 import { findCycle } from './dag.js';
 import { PipelineConfigError, PipelineCycleError, PipelineExistsError, PipelineNotFoundError } from './errors.js';
-import { cleanName } from './names.js';
-import { PathRefusedError, resolveUnderRoot } from './paths.js';
+import { checkNameBytes, cleanName } from './names.js';
+import { PathRefusedError, checkPathName, resolveUnderRoot } from './paths.js';
 import type { Project, RetryConfig } from './projectConfig.js';
 import { parseYaml, pyyamlDump, writeFileAtomic } from './yamlFiles.js';
 
@@ -115,7 +115,7 @@ export function pipelineDir(project: Project, uuid: string): string {
 
 /** Absolute path of pipelines/<uuid>/metadata.yaml. */
 export function pipelineConfigPath(project: Project, uuid: string): string {
-  return join(pipelineDir(project, uuid), PIPELINE_FILE);
+  return join(pipelineDir(project, uuid), PIPELINE_FILE); // path-checked: pipelineDir resolves the uuid
 }
 
 /** True when pipelines/<uuid>/metadata.yaml exists (a bad uuid gives false). */
@@ -152,6 +152,14 @@ export function normalizeBlock(raw: unknown, pipelineUuid: string, where: string
   const uuid = raw.uuid;
   if (typeof uuid !== 'string' || uuid === '') {
     throw new PipelineConfigError(pipelineUuid, `${where} has no uuid.`);
+  }
+  try {
+    // The uuid names the block's output folder and log file; a `..` or absolute uuid in a cloned or edited
+    // metadata.yaml must not reach outside the data folder. Nested uuids (`folder/name`) are Mage's own.
+    checkPathName('block uuid', uuid, { single: false });
+  } catch (err) {
+    if (err instanceof PathRefusedError) throw new PipelineConfigError(pipelineUuid, `${where}: ${err.message}`);
+    throw err;
   }
   if (!isBlockType(raw.type)) {
     throw new PipelineConfigError(pipelineUuid, `Block ${uuid} has an unknown type ${JSON.stringify(raw.type)}.`);
@@ -368,7 +376,7 @@ export interface CreatePipelineInput {
  * when the folder exists.
  */
 export function createPipeline(project: Project, input: CreatePipelineInput): PipelineConfig {
-  const uuid = cleanName(input.name);
+  const uuid = checkNameBytes('Pipeline', cleanName(input.name));
   const type = input.type ?? 'python';
   if (!(PIPELINE_TYPES as readonly string[]).includes(type)) {
     throw new PipelineConfigError(uuid, `Pipeline type ${JSON.stringify(type)} is not one of ${PIPELINE_TYPES.join(', ')}.`);
@@ -412,7 +420,7 @@ export function createPipeline(project: Project, input: CreatePipelineInput): Pi
  */
 export function renamePipeline(project: Project, uuid: string, newName: string): PipelineConfig {
   const pipeline = loadPipeline(project, uuid);
-  const newUuid = cleanName(newName);
+  const newUuid = checkNameBytes('Pipeline', cleanName(newName));
   if (newUuid !== uuid) {
     if (pipelineExists(project, newUuid) || existsSync(pipelineDir(project, newUuid))) {
       throw new PipelineExistsError(newUuid, `Pipeline ${newUuid} already exists. Choose a different name.`);

@@ -45,6 +45,11 @@ export interface Project {
   retryConfig: RetryConfig | null;
   /** Absolute path of io_config.yaml (io_config.yml when only that exists). */
   ioConfigPath: string;
+  /**
+   * Files and folders inside the project that the file APIs must never serve besides the data folder (the
+   * server registers its SQLite files and a configured venv here; see fileAccess.ts). Default none.
+   */
+  protectedPaths?: string[];
 }
 
 /** Mage's default variables_dir (`DEFAULT_MAGE_DATA_DIR`). */

@@ -49,7 +49,7 @@ const DATETIME_KEYS = ['start_time', 'last_enabled_at'];
 
 /** Absolute path of pipelines/<uuid>/triggers.yaml. */
 export function triggersYamlPath(project: Project, pipelineUuid: string): string {
-  return join(pipelineDir(project, pipelineUuid), 'triggers.yaml');
+  return join(pipelineDir(project, pipelineUuid), 'triggers.yaml'); // path-checked: pipelineDir resolves the uuid
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

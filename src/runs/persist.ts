@@ -9,14 +9,12 @@ import { cp, mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { blockVariablesDir, variablesRoot } from '../variables/layout.js';
+import { blockVariablesDir, partitionVariablesDir } from '../variables/layout.js';
 import { formatLogLine, LogFile, blockLogPath, type LogTags } from '../engine/logs.js';
 import type { LogLine } from '../runtimes/types.js';
 
-/** `.variables/<partition>/`: the folder of one synchronous run. */
-export function partitionVariablesDir(dataDir: string, pipelineUuid: string, partition: string): string {
-  return join(variablesRoot(dataDir, pipelineUuid), ...partition.split('/'));
-}
+/** `.variables/<partition>/`: the folder of one synchronous run (the partition checked segment by segment). */
+export { partitionVariablesDir };
 
 /** Writes the passed variables as `.variables/<partition>/variables.json` (temp file, then rename). */
 export async function writeRunVariables(dataDir: string, pipelineUuid: string, partition: string, variables: Record<string, unknown>): Promise<void> {

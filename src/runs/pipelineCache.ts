@@ -69,6 +69,7 @@ export class PipelineCache {
     const known = this.subProjects.get(root);
     if (known && known.mtimeMs === mtimeMs) return known.project;
     const loaded = loadProject(root);
+    // path-checked: `name` passed resolveUnderRoot above (no `..`, absolute or NUL form).
     const project: Project = { ...loaded, dataDir: join(this.main.dataDir, 'projects', ...name.split(/[\\/]+/).filter((s) => s && s !== '.')) };
     this.subProjects.set(root, { mtimeMs, project });
     return project;

@@ -3,10 +3,12 @@
  * owner on first start, starts the services (runtimes, engine, scheduler), and listens.
  */
 import { loadProject, ensureProjectUuid } from '../project/projectConfig.js';
-import { openStore, resolveDatabaseUrl } from '../store/db.js';
+import { openStore, resolveDatabaseUrl, sqliteFileOf } from '../store/db.js';
+import { resolve } from 'node:path';
 import { buildApp, type App } from '../api/app.js';
 import type { AppContext } from '../api/context.js';
 import { settingsFromEnv } from './settings.js';
+import { prepareKeysDir } from '../auth/keyFiles.js';
 import { ensureOwner, type OwnerBootstrap } from './owner.js';
 import { startServices, type Services } from './services.js';
 
@@ -36,18 +38,32 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Files the server keeps that may lie inside the project, which the file APIs must then refuse. */
+function serverOwnedPaths(databaseUrl: string, env: NodeJS.ProcessEnv): string[] {
+  const paths: string[] = [];
+  const dbFile = sqliteFileOf(databaseUrl);
+  if (dbFile) paths.push(...['', '-wal', '-shm', '-journal'].map((suffix) => dbFile + suffix));
+  if (env.BLOCKFLOW_VENV_DIR) paths.push(resolve(env.BLOCKFLOW_VENV_DIR));
+  return paths;
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const project = loadProject(options.projectDir, env);
   ensureProjectUuid(project);
   const databaseUrl = resolveDatabaseUrl(env, project.dataDir);
+  project.protectedPaths = serverOwnedPaths(databaseUrl, env);
   const store = await openStore({ url: databaseUrl, env });
-  const settings = settingsFromEnv(project.dataDir, env);
+  const keys = prepareKeysDir(project, env);
+  if (keys.moved.length > 0) {
+    process.stderr.write(`Moved key files (${keys.moved.join(', ')}) out of ${keys.movedFrom} to ${keys.dir}, where no API can serve them.\n`);
+  }
+  const settings = settingsFromEnv(keys.dir, env);
   const owner = settings.requireAuth ? await ensureOwner(store, env) : { created: false, email: '', username: '' };
   const ctx: AppContext = { project, store, settings, services: {} };
   let services: Services | undefined;
   try {
-    services = await startServices(ctx, { scheduler: options.scheduler ?? env.INSTANCE_TYPE !== 'web_server', databaseUrl, env });
+    services = await startServices(ctx, { keysDir: keys.dir, scheduler: options.scheduler ?? env.INSTANCE_TYPE !== 'web_server', databaseUrl, env });
     const app = await buildApp(ctx, { logger: options.logger ?? { level: env.LOG_LEVEL ?? 'info' } });
     const host = options.host ?? (settings.requireAuth ? '0.0.0.0' : '127.0.0.1');
     await app.listen({ port: options.port ?? 6789, host });

@@ -20,13 +20,15 @@ export interface ServiceOptions {
   warmRuntimes?: boolean;
   /** URL of the store's database, for the scheduler's change feed (PostgreSQL LISTEN/NOTIFY). */
   databaseUrl?: string;
+  /** The prepared key folder (src/auth/keyFiles.ts). */
+  keysDir: string;
   /** The server's environment (BLOCKFLOW_WARM_RUNTIMES is read from it). Default process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
 export async function startServices(ctx: AppContext, options: ServiceOptions): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
-  const stack = await createEngineStack({ project: ctx.project, store: ctx.store, instanceId: ctx.settings.instanceId });
+  const stack = await createEngineStack({ project: ctx.project, store: ctx.store, instanceId: ctx.settings.instanceId, keysDir: options.keysDir, env: options.env });
   stops.push(() => stack.close());
   ctx.services.engine = stack.engine;
   ctx.services.runtimes = stack.runtimes;

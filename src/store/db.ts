@@ -103,6 +103,16 @@ export function resolveDatabaseUrl(env: Record<string, string | undefined>, data
 
 type Target = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
 
+/** The SQLite file a database URL names, or null for PostgreSQL (and for a URL openStore would refuse). */
+export function sqliteFileOf(url: string): string | null {
+  try {
+    const target = parseTarget({ url });
+    return target.dialect === 'sqlite' ? target.path : null;
+  } catch {
+    return null;
+  }
+}
+
 function parseTarget(opts: OpenStoreOptions): Target {
   if (opts.url) {
     const url = opts.url.trim();

@@ -4,28 +4,32 @@
  * `<dataDir>/pipelines/<pipeline_uuid>/.logs/[<partition>/]`.
  */
 import { join } from 'node:path';
+import { joinUnderRoot, type PathPart } from '../project/paths.js';
 
-function checkSegment(kind: string, value: string): string {
-  if (value === '' || value === '.' || value === '..' || /[\\/\0]/.test(value)) {
-    throw new Error(`invalid ${kind} ${JSON.stringify(value)}: must be a single, non-empty path segment`);
-  }
-  return value;
-}
-
+/*
+ * Pipeline and block uuids and partitions come from files and database rows an editor or a cloned repository
+ * controls, so every one goes through joinUnderRoot: a `..`, absolute or over-long value is refused with
+ * PathRefusedError instead of reaching outside the data folder.
+ */
+const pipelinePart = (value: string): PathPart => ({ kind: 'pipeline uuid', value });
+/** Mage's nested block uuids (`folder/name`, dbt models) make sub-folders, as in Mage. */
+const blockPart = (value: string): PathPart => ({ kind: 'block uuid', value, nested: true });
 /** A partition is `''` (notebook runs) or `/`-separated plain segments, e.g. `12/20240101T000000_000000`. */
-function partitionSegments(partition: string): string[] {
-  if (partition === '') return [];
-  return partition.split('/').map((part) => checkSegment('partition segment', part));
-}
+const partitionParts = (partition: string): PathPart[] => (partition === '' ? [] : [{ kind: 'execution partition', value: partition, nested: true }]);
 
 /** `<dataDir>/pipelines/<pipelineUuid>/.variables` */
 export function variablesRoot(dataDir: string, pipelineUuid: string): string {
-  return join(dataDir, 'pipelines', checkSegment('pipeline uuid', pipelineUuid), '.variables');
+  return joinUnderRoot(dataDir, 'pipelines', pipelinePart(pipelineUuid), '.variables');
 }
 
 /** `<dataDir>/pipelines/<pipelineUuid>/.variables/[<partition>/]<blockUuid>`; `partition` `''` for notebook runs. */
 export function blockVariablesDir(dataDir: string, pipelineUuid: string, partition: string, blockUuid: string): string {
-  return join(variablesRoot(dataDir, pipelineUuid), ...partitionSegments(partition), checkSegment('block uuid', blockUuid));
+  return joinUnderRoot(dataDir, 'pipelines', pipelinePart(pipelineUuid), '.variables', ...partitionParts(partition), blockPart(blockUuid));
+}
+
+/** `<dataDir>/pipelines/<pipelineUuid>/.variables/<partition>`: a run's folder of outputs. */
+export function partitionVariablesDir(dataDir: string, pipelineUuid: string, partition: string): string {
+  return joinUnderRoot(dataDir, 'pipelines', pipelinePart(pipelineUuid), '.variables', ...partitionParts(partition));
 }
 
 /** `<blockVariablesDir>/output_<index>` */
@@ -36,12 +40,17 @@ export function outputVariableDir(blockDir: string, index: number): string {
 
 /** `<dataDir>/pipelines/<pipelineUuid>/.logs/[<partition>/]`: the folder holding `<block_uuid>.log` files. */
 export function logsDir(dataDir: string, pipelineUuid: string, partition: string): string {
-  return join(dataDir, 'pipelines', checkSegment('pipeline uuid', pipelineUuid), '.logs', ...partitionSegments(partition));
+  return joinUnderRoot(dataDir, 'pipelines', pipelinePart(pipelineUuid), '.logs', ...partitionParts(partition));
 }
 
 /** `<logsDir>/<blockUuid>.log` */
 export function blockLogFile(dataDir: string, pipelineUuid: string, partition: string, blockUuid: string): string {
-  return join(logsDir(dataDir, pipelineUuid, partition), `${checkSegment('block uuid', blockUuid)}.log`);
+  return `${joinUnderRoot(dataDir, 'pipelines', pipelinePart(pipelineUuid), '.logs', ...partitionParts(partition), blockPart(blockUuid))}.log`;
+}
+
+/** `<logsDir>/pipeline.log` */
+export function pipelineLogFile(dataDir: string, pipelineUuid: string, partition: string): string {
+  return join(logsDir(dataDir, pipelineUuid, partition), 'pipeline.log'); // path-checked: logsDir checks every part
 }
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');

@@ -47,10 +47,12 @@ async function listVariables(dir: string): Promise<VariableEntry[]> {
     const legacy = /^output_(\d+)\.json$/.exec(entry.name);
     if (folder && entry.isDirectory()) {
       const index = Number(folder[1]);
+      // path-checked: a readdir entry of `dir`, one segment by construction.
       byIndex.set(index, { uuid: entry.name, index, path: join(dir, entry.name), legacy: false });
     } else if (legacy && entry.isFile()) {
       const index = Number(legacy[1]);
       // A folder wins over a legacy file of the same variable.
+      // path-checked: a readdir entry of `dir`.
       if (!byIndex.has(index)) byIndex.set(index, { uuid: `output_${index}`, index, path: join(dir, entry.name), legacy: true });
     }
   }

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bool, Float64, Int64, Table, TimestampMillisecond, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
-import { blockVariablesDir, executionPartition, logsDir, variablesRoot } from './layout.js';
+import { blockLogFile, blockVariablesDir, executionPartition, logsDir, variablesRoot } from './layout.js';
 import { writeOutputs } from './write.js';
 import { readOutputs, readOutputSummaries, toMageOutputJson } from './read.js';
 import { tableFromRows } from './arrowValues.js';
@@ -53,8 +53,13 @@ test('layout paths follow Mage', () => {
   assert.equal(executionPartition(12, '2024-01-02T03:04:05.123456Z'), '12/20240102T030405_123456');
   assert.equal(executionPartition(12, new Date('2024-01-02T03:04:05.120Z')), '12/20240102T030405_120000');
   assert.equal(executionPartition(null, '2024-01-02 03:04:05'), 'None/20240102T030405_000000');
-  assert.throws(() => blockVariablesDir('/d', '../x', '', 'b'), /invalid pipeline uuid/);
-  assert.throws(() => blockVariablesDir('/d', 'p', '../..', 'b'), /invalid partition segment/);
+  assert.throws(() => blockVariablesDir('/d', '../x', '', 'b'), /pipeline uuid "\.\.\/x" contains a "\/"/);
+  assert.throws(() => blockVariablesDir('/d', '..', '', 'b'), /pipeline uuid "\.\." has an empty, "\." or "\.\." path segment/);
+  assert.throws(() => blockVariablesDir('/d', 'p', '../..', 'b'), /execution partition "\.\.\/\.\." has an empty/);
+  assert.throws(() => blockLogFile('/d', 'p', '', '../../../../tmp/x/victim'), /block uuid .* has an empty, "\." or "\.\." path segment/);
+  assert.throws(() => blockLogFile('/d', 'p', '', '/tmp/victim'), /block uuid "\/tmp\/victim" is an absolute path/);
+  // Mage's nested block uuids (dbt models) make sub-folders.
+  assert.equal(blockLogFile('/d', 'p', '1/x', 'dbt/models/m'), '/d/pipelines/p/.logs/1/x/dbt/models/m.log');
 });
 
 test('a table round trips with its types and nulls, and its files follow Mage', async () => {

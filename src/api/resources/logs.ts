@@ -69,14 +69,27 @@ export default async function logRoutes(app: App, ctx: AppContext): Promise<void
       let totalBlock = 0;
       for (const run of runs) {
         const partition = runPartition(run);
-        const pf = await logFile(pipelineLogPath(ctx.project.dataDir, uuid, partition), 'pipeline.log');
+        let pf: Awaited<ReturnType<typeof logFile>> = null;
+        try {
+          pf = await logFile(pipelineLogPath(ctx.project.dataDir, uuid, partition), 'pipeline.log');
+        } catch {
+          // A run whose partition (a database row) would leave the data folder is skipped, not followed.
+          continue;
+        }
         if (pf && !blockRunIds && !blockUuids) {
           if (pipelineFiles.length < limit) pipelineFiles.push(pf);
         }
         for (const br of blockRuns.filter((b) => b.pipeline_run_id === run.id)) {
           if (blockRunIds && !blockRunIds.includes(br.id)) continue;
           if (blockUuids && !blockUuids.includes(br.block_uuid)) continue;
-          const f = await logFile(blockLogPath(ctx.project.dataDir, uuid, partition, br.block_uuid), `${br.block_uuid}.log`);
+          let path: string;
+          try {
+            path = blockLogPath(ctx.project.dataDir, uuid, partition, br.block_uuid);
+          } catch {
+            // A block run row whose uuid or partition would leave the data folder has no log to show.
+            continue;
+          }
+          const f = await logFile(path, `${br.block_uuid}.log`);
           if (!f) continue;
           totalBlock++;
           if (blockFiles.length < limit) blockFiles.push(f);

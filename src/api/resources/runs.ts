@@ -10,6 +10,8 @@
  *   own traceback lines and the block run id (null without `record`).
  * - The request's time limit (BLOCKFLOW_RUNS_TIMEOUT_SECONDS, default 60, at most 600; a block's own `timeout`
  *   when shorter) answers 504 `timeout` and stops the block; a client that disconnects cancels it.
+ * - A body nested deeper than BLOCKFLOW_JSON_MAX_DEPTH (default 64) or holding more than BLOCKFLOW_JSON_MAX_VALUES
+ *   values is a 400 naming the limit, from the server's JSON parser (src/api/jsonLimits.ts), before this route runs.
  * - Request bodies above BLOCKFLOW_RUNS_REQUEST_LIMIT (default 1 MiB) are 413; a response above
  *   BLOCKFLOW_RUNS_RESPONSE_LIMIT (default 10 MiB) is a 500 `output_too_large`, never a truncated output.
  */

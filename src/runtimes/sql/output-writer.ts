@@ -80,7 +80,7 @@ export async function writeTableOutput(
     await writeFile(join(variableDir, 'type.json'), JSON.stringify({ type: 'dataframe' }));
     await writeFile(join(variableDir, 'data_column_types.json'), JSON.stringify(await columnDtypes(conn, table)));
     for (const [name, value] of Object.entries(extraFiles)) {
-      await writeFile(join(variableDir, name), JSON.stringify(value));
+      await writeFile(join(variableDir, name), JSON.stringify(value)); // path-checked: extraFiles names are the runtime's own
     }
     beforeCommit?.();
     await commitDirectory(staging, outputDir);
