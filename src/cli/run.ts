@@ -8,6 +8,7 @@ import { openStore, resolveDatabaseUrl } from '../store/db.js';
 import { createEngineStack } from '../engine/stack.js';
 import { runnableBlocks, type EngineEvent } from '../engine/engine.js';
 import { ProgressView } from './progress.js';
+import { runVariableProblem } from '../engine/runVariables.js';
 
 export async function runPipelineCommand(projectDir: string, pipelineUuid: string, variables: Record<string, string>): Promise<number> {
   let project;
@@ -15,6 +16,8 @@ export async function runPipelineCommand(projectDir: string, pipelineUuid: strin
   try {
     project = loadProject(projectDir);
     pipeline = loadPipeline(project, pipelineUuid);
+    const refused = runVariableProblem(variables);
+    if (refused) throw refused;
   } catch (err) {
     console.error(`Error: ${(err as Error).message}`);
     return 2;
@@ -36,6 +39,9 @@ export async function runPipelineCommand(projectDir: string, pipelineUuid: strin
     await stack.engine.startRun(run.id);
     const status = await stack.engine.waitForRun(run.id);
     view.finish(status);
+    // A run failed before any block ran (it could not be set up) says why in its metrics.
+    const reason = (await store.pipelineRuns.get(run.id))?.metrics?.error;
+    if (status === 'failed' && reason && typeof reason === 'object' && 'message' in reason) console.error(`Error: ${String(reason.message)}`);
     return status === 'completed' ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);

@@ -5,11 +5,15 @@
  *
  * Concurrency: `queue_config.concurrency` (project, default 20) bounds block runs executing at once across
  * all runs of this server; `concurrency_config.block_run_limit` (pipeline) bounds one run.
+ *
+ * A run that cannot be set up (run variables that cannot be paths, a pipeline that no longer loads, an error
+ * while starting or adopting it) is failed with the reason (`failRun`), never left `initial` or `running`
+ * holding a run slot.
  */
 import { EventEmitter } from 'node:events';
 import type { Project } from '../project/projectConfig.js';
 import type { Store } from '../store/db.js';
-import type { PipelineRunRow } from '../store/pipelineRuns.js';
+import type { PipelineRunPatch, PipelineRunRow } from '../store/pipelineRuns.js';
 import type { BlockRunRow } from '../store/blockRuns.js';
 import type { ScheduleRow } from '../store/schedules.js';
 import type { PipelineConfig } from '../project/pipeline.js';
@@ -21,6 +25,7 @@ import { executeBlockRun, runPartition, runPipelineUuid, type BlockRunOutcome } 
 import { executionPartition } from '../variables/layout.js';
 import { pipelineLogPath, LogFile, formatLogLine } from './logs.js';
 import { ACTIVE_RUN, FINISHED_RUN, PENDING_BLOCK, type BlockRunStatus, type RunStatus } from './statuses.js';
+import { runVariableProblem } from './runVariables.js';
 
 export interface EngineOptions {
   project: Project;
@@ -81,6 +86,8 @@ export class Engine extends EventEmitter {
   private readonly pumpChains = new Map<number, Promise<void>>();
   private readonly dispatches = new Set<Promise<void>>();
   private heartbeatTimer?: NodeJS.Timeout;
+  /** Runs whose failing transition did not reach the database (it was unreachable), retried every heartbeat. */
+  private readonly pendingFailures = new Map<number, string>();
   private ticking = false;
   private closed = false;
   /** Parsed pipeline configs, shared with the scheduler; re-read when a metadata.yaml changes. */
@@ -117,6 +124,7 @@ export class Engine extends EventEmitter {
     if (this.closed || this.ticking) return;
     this.ticking = true;
     try {
+      for (const [runId, reason] of [...this.pendingFailures]) await this.failRun(runId, reason);
       await this.store.pipelineRuns.heartbeat(this.options.instanceId);
       const ids = [...this.active.keys()];
       if (ids.length) {
@@ -124,6 +132,8 @@ export class Engine extends EventEmitter {
           if (run.status !== 'running' && run.status !== 'initial') this.stopCode(run.id, `pipeline run ${run.status}`);
         }
       }
+      // A run whose planning failed (database briefly unreachable) with no block left to finish and re-plan it.
+      for (const [runId, entry] of this.active) if (entry.controllers.size === 0 && !this.pumpChains.has(runId)) this.pump(runId);
       if (adopt) await this.recover();
     } catch {
       // A failed heartbeat (database briefly unreachable) is retried on the next tick.
@@ -155,20 +165,31 @@ export class Engine extends EventEmitter {
     const orphanAfter = this.options.orphanAfterSeconds ?? 60;
     const adopted = await this.store.pipelineRuns.adoptOrphans(this.options.instanceId, orphanAfter);
     for (const runId of adopted) {
-      await this.store.blockRuns.resetUnfinished(runId);
-      this.log(runId, 'INFO', `Pipeline run ${runId} adopted by ${this.options.instanceId} after its server stopped.`);
-      await this.ensureActive(runId);
+      try {
+        await this.store.blockRuns.resetUnfinished(runId);
+        this.log(runId, 'INFO', `Pipeline run ${runId} adopted by ${this.options.instanceId} after its server stopped.`);
+        await this.ensureActive(runId);
+      } catch (err) {
+        await this.failRun(runId, `Pipeline run ${runId} could not be resumed: ${(err as Error).message}`);
+        continue;
+      }
       this.pump(runId);
     }
     return adopted;
   }
 
-  /** Creates a run and its block runs (status initial); starts it unless `start: false`. */
+  /**
+   * Creates a run and its block runs (status initial); starts it unless `start: false`. Variables that cannot be
+   * paths (runVariables.ts) are refused by the API before this; when they reach here all the same (a trigger's
+   * or backfill's stored variables), the run is created with the default partition and failed at once with the
+   * reason, and returned failed.
+   */
   async createRun(input: CreateRunInput): Promise<PipelineRunRow> {
     const pipeline = this.pipelines.get(input.pipelineUuid);
     const executionDate = input.executionDate ?? new Date();
     const variables = { ...(input.variables ?? {}) };
-    if (typeof variables.execution_partition !== 'string') {
+    const refused = runVariableProblem(variables);
+    if (refused || typeof variables.execution_partition !== 'string') {
       variables.execution_partition = executionPartition(input.scheduleId ?? null, executionDate);
     }
     const { run } = await this.store.pipelineRuns.createWithBlockRuns(
@@ -183,25 +204,37 @@ export class Engine extends EventEmitter {
       },
       runnableBlocks(pipeline).map((b) => b.uuid),
     );
+    if (refused) {
+      await this.failRun(run.id, `Pipeline run ${run.id} could not start: ${refused.message}`);
+      return (await this.store.pipelineRuns.get(run.id)) ?? run;
+    }
     if (input.start === false) return run;
     await this.startRun(run.id);
     return (await this.store.pipelineRuns.get(run.id)) ?? run;
   }
 
-  /** initial -> running, then dispatches the ready block runs. No-op when the run was already started. */
-  /** @param schedule the run's trigger when the caller has it at hand (saves reading it again). */
+  /**
+   * initial -> running, then dispatches the ready block runs. Returns false, changing nothing, when the run was
+   * already started; returns false too when setting it up failed, after failing the run with the reason.
+   * @param schedule the run's trigger when the caller has it at hand (saves reading it again).
+   */
   async startRun(runId: number, schedule?: ScheduleRow | null): Promise<boolean> {
     const runRow = await this.store.pipelineRuns.transitionReturning(runId, ['initial'], 'running', {
       started_at: new Date(),
       owner_id: this.options.instanceId,
     });
     if (!runRow) return false;
-    if ((await this.store.blockRuns.countForRun(runId)) === 0) {
-      const pipeline = this.pipelines.get(runPipelineUuid(runRow));
-      await this.store.blockRuns.createForRun(runId, runnableBlocks(pipeline).map((b) => b.uuid));
+    try {
+      const entry = await this.ensureActive(runId, runRow, schedule);
+      if (!entry) return false;
+      if ((await this.store.blockRuns.countForRun(runId)) === 0) {
+        await this.store.blockRuns.createForRun(runId, runnableBlocks(entry.pipeline).map((b) => b.uuid));
+      }
+    } catch (err) {
+      await this.failRun(runId, `Pipeline run ${runId} could not start: ${(err as Error).message}`);
+      return false;
     }
     this.emitEvent({ type: 'run', runId, status: 'running' });
-    await this.ensureActive(runId, runRow, schedule);
     this.log(runId, 'INFO', `Pipeline run ${runId} started.`);
     this.pump(runId);
     return true;
@@ -212,13 +245,36 @@ export class Engine extends EventEmitter {
    * Its unfinished block runs become cancelled and their code is killed before this resolves.
    */
   async cancelRun(runId: number, status: 'cancelled' | 'failed' = 'cancelled'): Promise<boolean> {
-    const won = await this.store.pipelineRuns.transition(runId, [...ACTIVE_RUN], status, { completed_at: new Date() });
+    return this.endRun(runId, status, { completed_at: new Date() }, `Pipeline run ${runId} ${status}.`);
+  }
+
+  /**
+   * Fails a run that cannot go on, with `reason`: initial/running -> failed in one guarded UPDATE that also stores
+   * the reason as `metrics.error` (the engine writes no other run metrics), then its unfinished block runs are
+   * cancelled and the reason goes to pipeline.log. Never throws: when the database cannot be reached the
+   * failure is retried at every heartbeat, so the run does not stay running. Returns whether this call failed it.
+   */
+  async failRun(runId: number, reason: string): Promise<boolean> {
+    try {
+      const metrics = { error: { error: reason, errors: [], message: reason } };
+      const won = await this.endRun(runId, 'failed', { completed_at: new Date(), metrics }, reason);
+      this.pendingFailures.delete(runId);
+      return won;
+    } catch {
+      this.pendingFailures.set(runId, reason);
+      return false;
+    }
+  }
+
+  /** The guarded end of an active run: its status, its unfinished block runs cancelled, its code stopped. */
+  private async endRun(runId: number, status: 'cancelled' | 'failed', patch: PipelineRunPatch, message: string): Promise<boolean> {
+    const won = await this.store.pipelineRuns.transition(runId, [...ACTIVE_RUN], status, patch);
     if (!won) return false;
     this.stopCode(runId, `pipeline run ${status}`);
     const pending = (await this.store.blockRuns.listForRun(runId)).filter((b) => PENDING_BLOCK.includes(b.status as BlockRunStatus));
     await this.store.blockRuns.transitionAll(runId, [...PENDING_BLOCK], 'cancelled', { completed_at: new Date() });
     for (const b of pending) this.emitEvent({ type: 'block', runId, blockRunId: b.id, blockUuid: b.block_uuid, status: 'cancelled' });
-    this.log(runId, status === 'cancelled' ? 'INFO' : 'ERROR', `Pipeline run ${runId} ${status}.`);
+    this.log(runId, status === 'cancelled' ? 'INFO' : 'ERROR', message);
     this.emitEvent({ type: 'run', runId, status });
     this.finishActive(runId);
     return true;
@@ -254,7 +310,12 @@ export class Engine extends EventEmitter {
     await this.store.blockRuns.resetToInitial(targets.map((b) => b.id));
     await this.store.pipelineRuns.forceStatus(runId, 'running', { completed_at: null, owner_id: this.options.instanceId });
     this.emitEvent({ type: 'run', runId, status: 'running' });
-    await this.ensureActive(runId);
+    try {
+      await this.ensureActive(runId);
+    } catch (err) {
+      await this.failRun(runId, `Pipeline run ${runId} could not be retried: ${(err as Error).message}`);
+      return;
+    }
     this.pump(runId);
   }
 
@@ -284,12 +345,18 @@ export class Engine extends EventEmitter {
     this.emit('event', event);
   }
 
-  /** @param known the run's row when the caller has just read or written it. */
+  /**
+   * The in-memory state of a run this server executes, set up on first use.
+   * @param known the run's row when the caller has just read or written it.
+   * @throws RunVariableError, PipelineNotFoundError, ... when the run cannot be executed; callers fail the run.
+   */
   private async ensureActive(runId: number, known?: PipelineRunRow, knownSchedule?: ScheduleRow | null): Promise<ActiveRun | undefined> {
     const existing = this.active.get(runId);
     if (existing) return existing;
     const run = known ?? (await this.store.pipelineRuns.get(runId));
     if (!run) return undefined;
+    const refused = runVariableProblem(run.variables);
+    if (refused) throw refused;
     const pipeline = this.pipelines.get(runPipelineUuid(run));
     const schedule = !run.pipeline_schedule_id
       ? null
@@ -343,7 +410,13 @@ export class Engine extends EventEmitter {
       this.finishActive(runId);
       return;
     }
-    const entry = await this.ensureActive(runId, run);
+    let entry: ActiveRun | undefined;
+    try {
+      entry = await this.ensureActive(runId, run);
+    } catch (err) {
+      await this.failRun(runId, `Pipeline run ${runId} cannot go on: ${(err as Error).message}`);
+      return;
+    }
     if (!entry) return;
     const blockRuns = await this.store.blockRuns.listForRun(runId);
     const byUuid = new Map(blockRuns.map((b) => [b.block_uuid, b]));

@@ -16,6 +16,7 @@ import { effectiveRetryConfig, retryDelaySeconds } from './retry.js';
 import { BlockRunLog, blockLogPath } from './logs.js';
 import { intervalVariablesFor } from './intervals.js';
 import { blockRequestFields, callbackErrorKwargs, findBlock } from './blockRequest.js';
+import { isUsablePartition } from './runVariables.js';
 
 export interface ExecuteBlockInput {
   project: Project;
@@ -36,9 +37,14 @@ export interface BlockRunOutcome {
   errorMessage?: string;
 }
 
+/**
+ * The run's partition: its `execution_partition` variable, else `<trigger id>/<execution date>`. A stored value
+ * that is no plain partition (a row written before such values were refused) is ignored here, so readers of
+ * logs and outputs never follow it; the engine fails such a run (runVariables.ts).
+ */
 export function runPartition(run: PipelineRunRow): string {
   const fromVars = run.variables?.execution_partition;
-  return typeof fromVars === 'string' ? fromVars : executionPartition(run.pipeline_schedule_id, runExecutionDate(run));
+  return isUsablePartition(fromVars) ? fromVars : executionPartition(run.pipeline_schedule_id, runExecutionDate(run));
 }
 
 /** Mage's execution_date column is nullable; a run without one uses its creation time. */

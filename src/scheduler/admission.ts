@@ -94,11 +94,20 @@ export class Admission {
     return (await this.options.store.pipelineRuns.get(run.id)) ?? run;
   }
 
-  /** As {@link startOrQueue}, for a caller that does not need the run back (the scheduler's due triggers). */
+  /**
+   * As {@link startOrQueue}, for a caller that does not need the run back (the scheduler's due triggers). A run
+   * that cannot be started (its pipeline no longer loads) is failed with the reason rather than left initial.
+   */
   async start(schedule: ScheduleRow, run: PipelineRunRow): Promise<void> {
     if (run.status !== 'initial') return;
     if (schedule.status !== 'active') return;
-    const pipeline = this.options.pipelines.get(schedule.pipeline_uuid!);
+    let pipeline;
+    try {
+      pipeline = this.options.pipelines.get(schedule.pipeline_uuid!);
+    } catch (err) {
+      await this.options.engine.failRun(run.id, `Pipeline run ${run.id} could not start: ${(err as Error).message}`);
+      return;
+    }
     if (!hasLimits(runLimits(schedule, pipeline))) {
       await this.options.engine.startRun(run.id, schedule);
     } else {

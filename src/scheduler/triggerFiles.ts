@@ -4,7 +4,8 @@
  *   (by mtime, size and inode) and upserts its triggers by (pipeline, name), as Mage's `sync_schedules`.
  *   Entries whose `envs` do not include the environment are skipped; removing an entry does not delete the
  *   trigger (Mage). Only keys present in an entry are applied. A file that does not parse, or an entry with a
- *   bad interval, zone or setting, is recorded as an error of that pipeline; other entries and pipelines go on.
+ *   bad interval, zone, setting or an `execution_partition` variable that is not plain folder names, is
+ *   recorded as an error of that pipeline; other entries and pipelines go on.
  * - Database → file: `writeBackTrigger` / `removeTriggerFromFile`, used by the API when save-in-code is on for
  *   the pipeline (pipeline `settings.triggers.save_in_code_automatically`, or the project's
  *   `pipelines.settings.triggers.save_in_code_automatically`) or the file already has an entry of that name.
@@ -23,6 +24,7 @@ import type { NewSchedule, ScheduleRow } from '../store/schedules.js';
 import { dbTime, fromDbTime } from '../store/time.js';
 import { TriggerConfigError, validateTriggerFields } from './triggerConfig.js';
 import { triggerTokenHash } from './triggerTokens.js';
+import { runVariableProblem } from '../engine/runVariables.js';
 
 /** The fields of a schedule that triggers.yaml carries. */
 type FileFields = Pick<
@@ -59,6 +61,8 @@ export function fieldsFromEntry(entry: TriggerConfig): FileFields {
   if (has('variables')) {
     if (entry.variables != null && !isRecord(entry.variables)) throw new TriggerConfigError('variables', 'variables must be a mapping.');
     out.variables = (entry.variables as Record<string, unknown> | null) ?? {};
+    const refused = runVariableProblem(out.variables);
+    if (refused) throw new TriggerConfigError(`variables.${refused.variable}`, refused.message);
   }
   if (has('sla')) out.sla = entry.sla == null ? null : Number(entry.sla);
   if (has('settings')) {

@@ -11,15 +11,19 @@
  * Refusals, in this order: unknown trigger 404; missing or wrong token 401 (compared in constant time with
  * the stored hash); a trigger that is not of type `api` 400; an inactive trigger 409 `trigger_inactive`
  * (Mage activates it silently, mage-ai issue #5607: an operator who switched a trigger off means it); an
- * explicit `execution_date` that already has a run 409.
+ * `execution_partition` variable that is not plain folder names 400 naming it (engine/runVariables.ts); a bad
+ * `execution_date` 400; an explicit `execution_date` that already has a run 409. When the trigger's own stored
+ * variables carry such a partition (written to the database or triggers.yaml by other means), the run is
+ * created and failed at once, and answered with `status: failed` and the reason in `metrics.error`.
  */
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import type { AppContext } from '../context.js';
 import { ApiError, badRequest, conflict, notFound } from '../errors.js';
+import { toApiError } from '../projectErrors.js';
 import { presentRuns } from './pipelineRuns.js';
-import { schedulerOf } from './pipelineSchedules.js';
+import { checkRunVariables, schedulerOf } from './pipelineSchedules.js';
 import { pipelineExists } from '../../project/pipeline.js';
 import { DuplicateRunError } from '../../store/errors.js';
 import { fromDbTime } from '../../store/time.js';
@@ -61,6 +65,7 @@ export default async function apiTriggerRoutes(app: App, ctx: AppContext): Promi
     const source = runPart ?? payload;
     const variables = source.variables;
     if (variables !== undefined && variables !== null && !isRecord(variables)) throw badRequest('variables must be an object.');
+    checkRunVariables(variables as Record<string, unknown> | null | undefined, runPart ? 'pipeline_run.variables' : 'variables');
     let executionDate: Date | undefined;
     if (source.execution_date !== undefined && source.execution_date !== null) {
       try {
@@ -79,7 +84,8 @@ export default async function apiTriggerRoutes(app: App, ctx: AppContext): Promi
       return { pipeline_run: (await presentRuns(ctx, [run]))[0] };
     } catch (err) {
       if (err instanceof DuplicateRunError) throw conflict(`Trigger ${id} already has a run at ${String(source.execution_date)}.`);
-      throw err;
+      // A pipeline that no longer loads is a 422 naming the problem; no run was created.
+      throw toApiError(err);
     }
   };
 

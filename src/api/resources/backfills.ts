@@ -13,7 +13,7 @@ import { ApiError, conflict, notFound, recordInvalid } from '../errors.js';
 import { itemEnvelope, listEnvelope } from '../envelope.js';
 import { firstString, flag, paging, splitMageQuery, stringList } from '../query.js';
 import { mapProjectErrors } from '../projectErrors.js';
-import { schedulerOf } from './pipelineSchedules.js';
+import { checkRunVariables, schedulerOf } from './pipelineSchedules.js';
 import { loadPipeline } from '../../project/pipeline.js';
 import { BACKFILL_STATUSES, type BackfillRow, type BackfillStatus } from '../../store/backfills.js';
 import { fromDbTime, toDbTime } from '../../store/time.js';
@@ -74,6 +74,7 @@ function toApi(err: unknown): never {
 }
 
 function fieldPatch(input: Partial<Static<typeof BackfillCreate>['backfill']>) {
+  checkRunVariables(input.variables, 'backfill.variables');
   return {
     ...(input.name !== undefined ? { name: input.name } : {}),
     ...(input.start_datetime !== undefined ? { start_datetime: time(input.start_datetime, 'start_datetime') } : {}),

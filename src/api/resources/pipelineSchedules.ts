@@ -17,7 +17,7 @@ import type { AppContext } from '../context.js';
 import { ApiError, badRequest, conflict, notFound, recordInvalid } from '../errors.js';
 import { itemEnvelope, listEnvelope } from '../envelope.js';
 import { firstString, orderBy, paging, splitMageQuery, stringList } from '../query.js';
-import { mapProjectErrors } from '../projectErrors.js';
+import { mapProjectErrors, toApiError } from '../projectErrors.js';
 import { presentRuns } from './pipelineRuns.js';
 import { loadPipeline, pipelineExists } from '../../project/pipeline.js';
 import { TriggerFileError } from '../../project/triggersYaml.js';
@@ -30,6 +30,7 @@ import type { SchedulerService } from '../../scheduler/service.js';
 import { TriggerConfigError, validateTriggerFields } from '../../scheduler/triggerConfig.js';
 import { assertTriggerFileWritable, removeTriggerFromFile, saveInCodeEnabled, writeBackTrigger } from '../../scheduler/triggerFiles.js';
 import { newTriggerToken, triggerTokenHash } from '../../scheduler/triggerTokens.js';
+import { runVariableProblem } from '../../engine/runVariables.js';
 
 export const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
 const UuidParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 255 }) });
@@ -198,6 +199,15 @@ function checkFields(merged: Parameters<typeof validateTriggerFields>[0]): { tim
   }
 }
 
+/**
+ * Refuses run variables the engine would use as paths (`execution_partition` that is not plain folder names,
+ * engine/runVariables.ts) with a 400 naming the variable. `field` is where the request carried them.
+ */
+export function checkRunVariables(variables: Record<string, unknown> | null | undefined, field = 'variables'): void {
+  const refused = runVariableProblem(variables);
+  if (refused) throw badRequest(refused.message, [`${field}.${refused.variable}`]);
+}
+
 /** A trigger file that cannot be rewritten, as the 422 that tells the user to fix it. */
 export function fileError(err: unknown): never {
   if (err instanceof TriggerFileError) throw new ApiError(422, 'trigger_file_invalid', `${err.message} Fix the file before changing this trigger.`);
@@ -273,6 +283,7 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
       const name = input.name.trim();
       if (!name) throw recordInvalid('name must not be empty.', ['name']);
       const { timezone } = checkFields({ ...input, settings: input.settings ?? null });
+      checkRunVariables(input.variables);
       const startTime = parseTime(input.start_time, 'start_time');
       if (await nameTaken(pipeline.uuid, name)) throw conflict(`Pipeline ${pipeline.uuid} already has a trigger named ${JSON.stringify(name)}; trigger names key triggers.yaml.`);
       if (saveInCodeEnabled(project, pipeline.uuid)) {
@@ -344,6 +355,7 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
         settings: input.settings !== undefined ? input.settings ?? {} : current.settings,
       };
       const { timezone } = checkFields(merged);
+      checkRunVariables(input.variables);
       const startTime = parseTime(input.start_time, 'start_time');
       if (name !== current.name && current.pipeline_uuid && (await nameTaken(current.pipeline_uuid, name, current.id))) {
         throw conflict(`Pipeline ${current.pipeline_uuid} already has a trigger named ${JSON.stringify(name)}.`);
@@ -420,6 +432,7 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
       let schedule = await load(request.params.id);
       if (!schedule.pipeline_uuid || !pipelineExists(project, schedule.pipeline_uuid)) throw notFound(`Pipeline ${schedule.pipeline_uuid} of trigger ${schedule.id} not found.`);
       const body = request.body?.pipeline_run ?? {};
+      checkRunVariables(body.variables, 'pipeline_run.variables');
       const executionDate = parseTime(body.execution_date ?? undefined, 'execution_date') ?? undefined;
       // Mage activates an inactive `@once` time trigger when it is run by hand; other inactive triggers keep
       // the run waiting until they are activated.
@@ -435,7 +448,8 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
         return itemEnvelope('pipeline_run', (await presentRuns(ctx, [run]))[0]);
       } catch (err) {
         if (err instanceof DuplicateRunError) throw conflict(`Trigger ${schedule.id} already has a run at ${executionDate?.toISOString()}.`);
-        throw err;
+        // A pipeline that no longer loads is a 422 naming the problem; no run was created.
+        throw toApiError(err);
       }
     },
   );

@@ -21,7 +21,7 @@ import {
   savePipeline,
   type PipelineConfig,
 } from '../../project/pipeline.js';
-import { cleanName } from '../../project/names.js';
+import { checkNameBytes, cleanName } from '../../project/names.js';
 import { PIPELINE_TYPES } from '../../project/blockTypes.js';
 import type { Project } from '../../project/projectConfig.js';
 import { applyPipelineUpdate } from '../../project/blocks.js';
@@ -243,7 +243,7 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       // the new name is checked first, so a refused rename leaves the other fields unsaved.
       const updated = await mapProjectErrors(() => {
         if (typeof name === 'string' && name !== before.name) {
-          const newUuid = cleanName(name);
+          const newUuid = checkNameBytes('Pipeline', cleanName(name));
           if (newUuid !== oldUuid && pipelineExists(project, newUuid)) {
             throw new PipelineExistsError(newUuid, `Pipeline ${newUuid} already exists. Choose a different name.`);
           }
