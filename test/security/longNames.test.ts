@@ -7,13 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIALECTS, type TestServer } from '../helpers/server.js';
 import { assertError, makeUser, startApiServer, type TestUser } from '../api/support.js';
 import { buildProject } from '../engine/projectBuilder.js';
 import { MAX_NAME_BYTES } from '../../src/project/names.js';
 import type { Engine } from '../../src/engine/engine.js';
+import { fileTree } from '../helpers/files.js';
 
 const TS_BLOCK = `export default async function load() {\n  return { ok: true };\n}\n`;
 const LIMIT_MESSAGE = new RegExp(`limited to ${MAX_NAME_BYTES} bytes`);
@@ -26,17 +27,6 @@ function fixture(): string {
   });
 }
 
-/** Every file and folder under `dir`, relative, to show that a refused request wrote nothing. */
-function tree(dir: string, prefix = ''): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    out.push(rel);
-    if (entry.isDirectory()) out.push(...tree(join(dir, entry.name), rel));
-  }
-  return out.sort();
-}
 
 for (const dialect of DIALECTS) {
   describe(`long names (${dialect})`, () => {
@@ -54,7 +44,7 @@ for (const dialect of DIALECTS) {
     });
 
     /** The project's files and the pipeline's metadata, to compare before and after a refused request. */
-    const snapshot = () => ({ files: tree(t.projectDir), p1: readFileSync(join(t.projectDir, 'pipelines', 'p1', 'metadata.yaml'), 'utf8') });
+    const snapshot = () => ({ files: fileTree(t.projectDir), p1: readFileSync(join(t.projectDir, 'pipelines', 'p1', 'metadata.yaml'), 'utf8') });
     const refused = async (method: string, path: string, body: unknown) => {
       const before = snapshot();
       const asViewer = await t.call(method, path, body, viewer.token);

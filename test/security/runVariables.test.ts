@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DIALECTS, type TestServer } from '../helpers/server.js';
 import { assertError, makeUser, startApiServer, type TestUser } from '../api/support.js';
@@ -17,6 +17,7 @@ import { buildProject } from '../engine/projectBuilder.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { SchedulerService } from '../../src/scheduler/service.js';
+import { fileTree } from '../helpers/files.js';
 
 const TS_BLOCK = `export default async function load(ctx: any) {\n  return { partition: ctx.kwargs.execution_partition ?? null };\n}\n`;
 
@@ -31,17 +32,6 @@ function fixture(): string {
   });
 }
 
-/** Every file and folder under `dir`, relative, for before/after comparisons. */
-function tree(dir: string, prefix = ''): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    out.push(rel);
-    if (entry.isDirectory()) out.push(...tree(join(dir, entry.name), rel));
-  }
-  return out.sort();
-}
 
 for (const dialect of DIALECTS) {
   describe(`run variables that name paths (${dialect})`, () => {
@@ -68,7 +58,7 @@ for (const dialect of DIALECTS) {
     const runsOf = async (scheduleId: number) => (await t.server.ctx.store.pipelineRuns.list({ pipelineScheduleId: scheduleId })).rows;
     /** Nothing appeared beside the pipeline's own folders in the data dir (where `..` partitions would land). */
     const assertNoEscape = () => {
-      assert.deepEqual(tree(join(dataDir, 'pipelines', 'p1')).filter((p) => !p.startsWith('.variables') && !p.startsWith('.logs')), []);
+      assert.deepEqual(fileTree(join(dataDir, 'pipelines', 'p1')).filter((p) => !p.startsWith('.variables') && !p.startsWith('.logs')), []);
       assert.equal(existsSync(join(dataDir, 'pipelines', 'x')), false);
       assert.equal(existsSync(join(dataDir, 'x')), false);
       assert.equal(existsSync('/tmp/escape'), false);
