@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -173,5 +173,22 @@ describe('concurrent first opens of a new database', () => {
     const url = await database.url();
     await Promise.all([1, 2].map(() => run(process.execPath, ['--import', 'tsx', script, url])));
     await check(database);
+  });
+});
+
+describe('SQLite file mode', () => {
+  it('a new database file is created owner-only (it holds password and token hashes), its WAL too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-dbmode-'));
+    try {
+      const store = await openStore({ url: `sqlite://${join(dir, 'mage-ai.db')}` });
+      try {
+        assert.equal(statSync(join(dir, 'mage-ai.db')).mode & 0o777, 0o600);
+        assert.equal(statSync(join(dir, 'mage-ai.db-wal')).mode & 0o777, 0o600);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
  * PostgreSQL (pg). `openStore` picks the dialect from the URL, runs pending migrations under a lock, and returns
  * the table-family repositories.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -146,6 +146,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   let sqliteFile: BetterSqlite3.Database | undefined;
   if (target.dialect === 'sqlite') {
     mkdirSync(dirname(target.path), { recursive: true });
+    // The file holds password and token hashes: created owner-only, and SQLite gives its -wal and -shm files the
+    // same mode. An existing file keeps the mode its owner chose.
+    closeSync(openSync(target.path, 'a', 0o600));
     sqliteFile = new BetterSqlite3(target.path);
     // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
     sqliteFile.pragma('busy_timeout = 5000');
