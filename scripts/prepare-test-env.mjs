@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Prepares what the test suites need beyond node_modules: a Python virtual environment at .venv-test with
-// pandas, pyarrow, psycopg2-binary and requests (reused when its stamp matches). Prints progress.
+// pandas, pyarrow, psycopg2-binary and requests (reused when its stamp matches), and for the output-type tests
+// (test/engine/outputTypes.test.ts) joblib, with which outputs are pickled as Mage does, numpy (pandas brings
+// it) and polars. Prints progress.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +10,7 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const venv = join(root, '.venv-test');
 const python = join(venv, 'bin', 'python');
-const packages = ['pandas', 'pyarrow', 'psycopg2-binary', 'requests'];
+const packages = ['pandas', 'pyarrow', 'psycopg2-binary', 'requests', 'joblib', 'polars'];
 const stampFile = join(venv, '.blockflow-test-stamp');
 const stamp = packages.join(',');
 

@@ -95,7 +95,10 @@ def call_callback(function: Callable, args: List[Any], kwargs: Dict[str, Any]) -
 
 
 def split_outputs(value: Any) -> List[Any]:
-    """A tuple or list splits into output_0..N; None is no output; anything else is output_0."""
+    """A tuple or list splits into output_0..N; None is no output; anything else is output_0. A generator is
+    consumed first, as Mage does, and then counts as the list of what it yielded."""
+    if inspect.isgenerator(value):
+        value = list(value)
     if value is None:
         return []
     if isinstance(value, (tuple, list)):

@@ -1,5 +1,9 @@
 """Conversion of block values to plain JSON values (NaN -> null, timestamps -> ISO 8601), as Mage's
-simplejson encoder with ignore_nan does."""
+simplejson encoder with ignore_nan does.
+
+to_json_value is a *rendering*: what data.json, sample_data.json and inline results show. Whether that rendering
+is the value itself (and so may be stored as plain JSON) is is_json_exact's question; values it refuses are stored
+with pickle (see variables.py)."""
 import datetime
 import decimal
 import math
@@ -60,12 +64,43 @@ def to_json_value(value: Any) -> Any:
             return to_json_value(value.item())
     if module.startswith('polars') and hasattr(value, 'to_dicts'):
         return [to_json_value(row) for row in value.to_dicts()]
+    if module.startswith('polars') and hasattr(value, 'to_list'):
+        return [to_json_value(v) for v in value.to_list()]
     if hasattr(value, 'to_dict'):
         try:
             return to_json_value(value.to_dict())
         except Exception:
             pass
-    return str(value)
+    return object_summary(value)
+
+
+def object_summary(value: Any) -> str:
+    """The text shown for an object JSON has no form for (a model, a client): its type, as Mage's object_to_uuid.
+    Only ever a display: the object itself is stored with pickle, or the block fails."""
+    kind = type(value)
+    return f'<{kind.__module__}.{kind.__qualname__} object>'
+
+
+def is_json_exact(value: Any) -> bool:
+    """True when JSON holds `value` as it is: None, bool, int, float, str, and lists and str-keyed dicts of them.
+    A tuple, set, numpy number, datetime or Decimal is not (JSON would hand back a list, an int or a str).
+    Iterative, so a deeply nested value cannot overflow the stack here."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if item is None or kind in (bool, int, float, str):
+            continue
+        if kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    return False
+                stack.append(child)
+        else:
+            return False
+    return True
 
 
 def dataframe_records(df: Any) -> List[Any]:

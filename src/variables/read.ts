@@ -13,6 +13,13 @@ export { toMageOutputJson } from './json.js';
 /** Variable types (type.json) read as a table. */
 const TABLE_TYPES = new Set(['dataframe', 'polars_dataframe', 'geo_dataframe', 'series_pandas']);
 
+/**
+ * Variable types whose value is a Python pickle (object.joblib, model.joblib) or a model file. Only Python can load
+ * them; here their data.json is a rendering (a numpy array as nested lists, a datetime as ISO text, an object as
+ * its type name), shown by the API as text, as Mage shows objects.
+ */
+const OBJECT_TYPES = new Set(['custom_object', 'model_sklearn', 'model_xgboost', 'matrix_sparse']);
+
 /** Display items show at most this many columns, as Mage. */
 const MAX_DISPLAY_COLUMNS = 100;
 
@@ -84,9 +91,14 @@ export async function readOutputVariable(path: string): Promise<OutputValue> {
     if (await exists(parquet)) return readParquetTable(parquet);
     throw new Error(`variable ${path} is a ${type} but has no data.parquet`);
   }
+  // For the pickled types (OBJECT_TYPES, and Python's dictionary_complex/list_complex/iterable) data.json is the
+  // JSON rendering of the value: the closest a TypeScript or SQL block can get to it.
   const json = join(path, 'data.json');
   if (await exists(json)) return readJsonFile(json);
   if (type === null && (await exists(parquet))) return readParquetTable(parquet);
+  if (type !== null && OBJECT_TYPES.has(type)) {
+    throw new Error(`variable ${path} is a Python ${type} with no JSON rendering: only Python blocks can read it`);
+  }
   throw new Error(`variable ${path} has ${type === null ? 'no data file' : `type ${JSON.stringify(type)}, which this runtime cannot read`}`);
 }
 
@@ -180,8 +192,15 @@ async function summarise(v: VariableEntry, sampleCount: number): Promise<OutputD
     return tableItem(v.uuid, table, shape, sampleCount);
   }
   const sampleJsonPath = join(v.path, 'sample_data.json');
-  const value = await readJsonFile((await exists(sampleJsonPath)) ? sampleJsonPath : join(v.path, 'data.json'));
-  return jsonDisplayItem(v.uuid, value);
+  const dataJsonPath = join(v.path, 'data.json');
+  const jsonPath = (await exists(sampleJsonPath)) ? sampleJsonPath : (await exists(dataJsonPath)) ? dataJsonPath : null;
+  if (type !== null && OBJECT_TYPES.has(type)) {
+    // An object is shown as text, as Mage does; one written without a rendering (by Mage) by its type.
+    const value = jsonPath === null ? `<${type}>` : await readJsonFile(jsonPath);
+    return { type: 'text', variable_uuid: v.uuid, text_data: typeof value === 'string' ? value : JSON.stringify(value) };
+  }
+  if (jsonPath === null) throw new Error(`variable ${v.path} has ${type === null ? 'no data file' : `type ${JSON.stringify(type)} and no data file`}`);
+  return jsonDisplayItem(v.uuid, await readJsonFile(jsonPath));
 }
 
 /**

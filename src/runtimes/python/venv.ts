@@ -14,9 +14,10 @@ import { resolveSystemPython, venvPython } from './interpreter.js';
 
 /**
  * Packages every worker needs: pandas and pyarrow for DataFrame outputs, psycopg2-binary for
- * `mage_ai.io.postgres`, and PyYAML, which Mage itself brings and block code imports freely.
+ * `mage_ai.io.postgres`, PyYAML, which Mage itself brings and block code imports freely, and joblib, which writes
+ * object outputs (`object.joblib`, `model.joblib`) as Mage does so Mage can read them too.
  */
-export const BASE_PACKAGES: readonly string[] = ['pandas', 'pyarrow', 'psycopg2-binary', 'pyyaml'];
+export const BASE_PACKAGES: readonly string[] = ['pandas', 'pyarrow', 'psycopg2-binary', 'pyyaml', 'joblib'];
 
 const STAMP_FILE = '.blockflow-requirements.sha256';
 const FILTERED_REQUIREMENTS_FILE = '.blockflow-requirements.txt';
