@@ -2,8 +2,8 @@
  * Block files and block edits inside a pipeline, following Mage's BlockResource / Block.create / Block.update /
  * Pipeline.update semantics (mage-api.md §3.1, §3.2, §5.4).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
+import { dirname, isAbsolute, join, posix, relative, sep } from 'node:path';
 import { blockTemplate } from './blockTemplates.js';
 import {
   BLOCK_COLORS,
@@ -21,7 +21,7 @@ import {
   PipelineUpdateError,
 } from './errors.js';
 import { checkNameBytes, cleanName } from './names.js';
-import { assertUnderRoot, resolveUnderRoot } from './paths.js';
+import { assertUnderRoot, PathRefusedError, realpathLoose, resolveUnderRoot } from './paths.js';
 import { assertFileAccess } from './fileAccess.js';
 import { blockVariablesDir } from '../variables/layout.js';
 import {
@@ -74,26 +74,158 @@ export function blockTypeDir(type: string): string {
   return type === 'custom' || type === 'dbt' ? type : `${type}s`;
 }
 
-/** The repo-relative override of a block's file (`configuration.file_source.path`, then `file_path`). */
-function configuredPath(block: BlockFileRef): string | null {
-  const conf = block.configuration ?? {};
-  const source = conf.file_source;
-  if (isRecord(source) && typeof source.path === 'string' && source.path !== '') return source.path;
-  if (typeof conf.file_path === 'string' && conf.file_path !== '') return conf.file_path;
+/** Folders the last-resort search for a configured block path never enters (besides dot-folders and the data folder). */
+const SEARCH_SKIPPED_DIRS = new Set(['node_modules', '__pycache__']);
+/**
+ * How many folder entries the last-resort search reads before giving up, so a block whose file is really gone
+ * costs a bounded walk even in a project holding a large checkout or data set.
+ */
+const SEARCH_MAX_ENTRIES = 20_000;
+
+/** The absolute path `segments` name under the root, or null when it is not a file there (or leaves the root). */
+function fileUnder(root: string, segments: string[]): string | null {
+  if (segments.length === 0) return null;
+  try {
+    const abs = resolveUnderRoot(root, segments.join('/'));
+    return existsSync(abs) && statSync(abs).isFile() ? abs : null;
+  } catch {
+    return null;
+  }
+}
+
+function existsUnder(root: string, segments: string[]): boolean {
+  try {
+    return existsSync(resolveUnderRoot(root, segments.join('/')));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Mage's last fallback (find_directory): the first file in the project whose path ends with `segments`. Mage
+ * compares plain strings, so `x.py` would also match `fix.py`; here the match is on whole path segments.
+ * Dot-folders, the data folder and SEARCH_SKIPPED_DIRS are not entered; folders are read in name order so the
+ * answer does not depend on the file system's listing order.
+ */
+function findBySuffix(project: Project, segments: string[]): string | null {
+  const suffix = `/${segments.join('/')}`;
+  const dataDir = realpathLoose(project.dataDir);
+  let budget = SEARCH_MAX_ENTRIES;
+  const queue: string[] = [''];
+  while (queue.length > 0 && budget > 0) {
+    const rel = queue.shift() as string;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(rel === '' ? project.root : join(project.root, rel), { withFileTypes: true }); // path-checked: names read from the project folder itself
+    } catch {
+      continue;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (--budget < 0) break;
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (e.name.startsWith('.') || SEARCH_SKIPPED_DIRS.has(e.name)) continue;
+        if (join(project.root, childRel) === dataDir) continue; // path-checked: compared, never opened
+        queue.push(childRel);
+      } else if (e.isFile() && `/${childRel}`.endsWith(suffix)) {
+        return childRel;
+      }
+    }
+  }
   return null;
 }
 
 /**
+ * The project-relative file a configured block path names, resolved as Mage's add_absolute_path resolves it
+ * against the repo root, in its order:
+ *   1. an absolute path is taken as it is (here: only inside the project);
+ *   2. a path starting with the project's folder name (`<project>/custom/x.py`, as Mage writes paths relative
+ *      to a multi-project root) drops that name;
+ *   3. a path whose first folder exists in the project is used as written;
+ *   4. a path whose first folder exists under `dbt/` is under `dbt/` (Mage's dbt v1 paths);
+ *   5. the path of the project-platform form `<platform root>/<project>/custom/x.py` (Mage's Block.create
+ *      writes paths relative to the platform root's parent) drops everything up to the project's name when
+ *      that file exists; Mage resolves such paths against the platform root, which is this folder's parent;
+ *   6. the first file in the project whose path ends with the given path (Mage's find_directory).
+ * When nothing is found the path as written (after 2) is the answer, which is where saving content creates it.
+ */
+function resolveConfiguredPath(project: Project, configured: string): string {
+  let text = configured.trim().replace(/\\/g, '/');
+  if (isAbsolute(text)) {
+    const rel = relative(project.root, text);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      throw new PathRefusedError('absolute', `Block file path ${JSON.stringify(configured)} is absolute and outside the project folder.`);
+    }
+    text = rel.split(sep).join('/');
+  }
+  // Refuses `..`, encoded separators and the like before any probe touches the disk.
+  resolveUnderRoot(project.root, text);
+  let segments = text.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.length > 1 && segments[0] === project.name) segments = segments.slice(1);
+  else if (existsUnder(project.root, segments.slice(0, 1))) return segments.join('/');
+  else if (existsUnder(project.root, ['dbt', segments[0]])) return ['dbt', ...segments].join('/');
+  else {
+    for (let i = 1; i < segments.length - 1; i++) {
+      if (segments[i] === project.name && fileUnder(project.root, segments.slice(i + 1))) return segments.slice(i + 1).join('/');
+    }
+    const found = findBySuffix(project, segments);
+    if (found) return found;
+  }
+  return segments.join('/');
+}
+
+/**
  * Absolute path of a block's file: `<type>s/<uuid>.<ext>` (`custom/` singular), or the repo-relative
- * `configuration.file_source.path` / `configuration.file_path`. Always checked by resolveUnderRoot and the file
- * access policy, so a block whose file_path names the database or the data folder can neither read nor write it.
+ * `configuration.file_source.path` / `configuration.file_path` resolved as Mage does (resolveConfiguredPath).
+ * Always checked by resolveUnderRoot and the file access policy, so a block whose file_path names the database
+ * or the data folder, or a file outside the project, can neither read nor write it.
  */
 export function blockFilePath(project: Project, block: BlockFileRef): string {
-  const override = configuredPath(block);
+  const source = blockFileSource(block);
   const ext = LANGUAGE_EXTENSIONS[languageOf(block)];
-  const path = resolveUnderRoot(project.root, override ?? `${blockTypeDir(block.type)}/${block.uuid}.${ext}`);
+  let rel: string;
+  try {
+    rel = source ? resolveConfiguredPath(project, source.path) : `${blockTypeDir(block.type)}/${block.uuid}.${ext}`;
+  } catch (err) {
+    // Name the block and the key that holds the path: the bare path alone does not say which block to fix.
+    if (err instanceof PathRefusedError && source) {
+      throw new PathRefusedError(err.reason, `Block ${block.uuid}: ${source.key} ${JSON.stringify(source.path)} is refused: ${err.message}`);
+    }
+    throw err;
+  }
+  const path = resolveUnderRoot(project.root, rel);
   assertFileAccess(project, path, 'write');
   return path;
+}
+
+/**
+ * Why the block's file cannot be read, or null when it can: its resolved path leaves the project or is refused
+ * by the file access policy, or no file is there. The message names the block, the project-relative file and
+ * the configuration key that named it, for the pipeline API and for failing a run of the block.
+ */
+export function blockFileProblem(project: Project, block: BlockFileRef): { error: 'file_not_found' | 'file_unreadable'; message: string } | null {
+  let path: string;
+  try {
+    path = blockFilePath(project, block);
+  } catch (err) {
+    const message = (err as Error).message;
+    return { error: 'file_unreadable', message: message.startsWith(`Block ${block.uuid}:`) ? message : `Block ${block.uuid}: ${message}` };
+  }
+  if (existsSync(path) && statSync(path).isFile()) return null;
+  const rel = relative(project.root, path).split(sep).join('/');
+  const source = blockFileSource(block);
+  const from = source ? ` (${source.key} is ${JSON.stringify(source.path)})` : '';
+  return { error: 'file_not_found', message: `Block ${block.uuid}: its file ${rel} does not exist in the project${from}.` };
+}
+
+/** Which configuration key names the block's file, and what it says; null for the default `<type>s/<uuid>.<ext>`. */
+export function blockFileSource(block: BlockFileRef): { key: 'configuration.file_source.path' | 'configuration.file_path'; path: string } | null {
+  const conf = block.configuration ?? {};
+  const source = conf.file_source;
+  if (isRecord(source) && typeof source.path === 'string' && source.path.trim() !== '') return { key: 'configuration.file_source.path', path: source.path };
+  if (typeof conf.file_path === 'string' && conf.file_path.trim() !== '') return { key: 'configuration.file_path', path: conf.file_path };
+  return null;
 }
 
 /** The file's text, or null when the file does not exist. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ensureProjectUuid, loadProject, ProjectConfigError, readIoConfig, resolveDataDir } from './projectConfig.js';
@@ -37,10 +37,15 @@ test('data dir: MAGE_DATA_DIR, then variables_dir, then ~/.mage_data; absolute g
   assert.equal(resolveDataDir(root, { variables_dir: "{{ env_var('VD') }}" }, { VD: '/from/env' }), '/from/env/shop');
 });
 
-test('loadProject refuses folders without metadata.yaml and bad queue settings', () => {
+test('loadProject loads a folder without metadata.yaml with Mage defaults; refuses missing folders and bad queue settings', () => {
   const t = tempDir();
   try {
-    assert.throws(() => loadProject(t.root), ProjectConfigError);
+    // As Mage's RepoConfig: a missing metadata.yaml reads as {}.
+    const bare = loadProject(t.root, NO_ENV);
+    assert.deepEqual(bare.metadata, {});
+    assert.equal(bare.projectType, 'standalone');
+    assert.equal(bare.queueConcurrency, 20);
+    assert.equal(bare.projectUuid, null);
     assert.throws(() => loadProject(join(t.root, 'nope')), ProjectConfigError);
     writeFileSync(join(t.root, 'metadata.yaml'), 'queue_config:\n  concurrency: zero\n');
     assert.throws(() => loadProject(t.root), /concurrency/);
@@ -72,6 +77,24 @@ test('ensureProjectUuid writes a hex uuid once and keeps the file comments and k
     assert.equal(again.projectUuid, uuid);
     assert.equal(again.metadata.x_custom_team, 'data-platform');
     assert.equal(ensureProjectUuid(again), uuid);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('ensureProjectUuid on a folder without metadata.yaml writes one holding only the uuid, as Mage; a file written meanwhile wins', () => {
+  const t = tempDir();
+  try {
+    const p = loadProject(t.root, NO_ENV);
+    const uuid = ensureProjectUuid(p);
+    assert.match(uuid, /^[0-9a-f]{32}$/);
+    assert.equal(readFileSync(join(t.root, 'metadata.yaml'), 'utf8'), `project_uuid: ${uuid}\n`);
+    assert.equal(p.metadata.project_uuid, uuid);
+    assert.deepEqual(readdirSync(t.root), ['metadata.yaml'], 'no temp file is left behind');
+    // Two servers starting at once: the one that finds the file written by the other takes its uuid.
+    const late = loadProject(t.root, NO_ENV);
+    late.projectUuid = null;
+    assert.equal(ensureProjectUuid(late), uuid);
   } finally {
     t.cleanup();
   }

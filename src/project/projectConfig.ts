@@ -2,7 +2,7 @@
  * The project folder's own configuration: metadata.yaml (Mage's RepoConfig), the data dir it implies, and
  * io_config.yaml connection profiles.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -27,11 +27,11 @@ export interface RetryConfig {
 }
 
 export interface Project {
-  /** Absolute realpath of the project folder (the folder holding metadata.yaml). */
+  /** Absolute realpath of the project folder (where metadata.yaml is, or would be). */
   root: string;
   /** The folder name, which Mage uses as the project (repo) name. */
   name: string;
-  /** metadata.yaml as parsed, unknown keys included. */
+  /** metadata.yaml as parsed, unknown keys included; `{}` when the folder has no metadata.yaml. */
   metadata: Record<string, unknown>;
   /** `project_uuid` from metadata.yaml; null until ensureProjectUuid writes one. */
   projectUuid: string | null;
@@ -91,7 +91,12 @@ function readMetadata(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Loads the project at `root`: its metadata.yaml must exist. Throws ProjectConfigError otherwise. */
+/**
+ * Loads the project at `root`. A folder without metadata.yaml is a project with Mage's defaults, as Mage's
+ * RepoConfig reads a missing file as `{}` and `mage start` serves such a folder (the server then writes a
+ * metadata.yaml holding only the project_uuid, see ensureProjectUuid). Throws ProjectConfigError when the
+ * folder does not exist or its metadata.yaml is unusable.
+ */
 export function loadProject(root: string, env: NodeJS.ProcessEnv = process.env): Project {
   const abs = resolve(root);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) {
@@ -99,10 +104,7 @@ export function loadProject(root: string, env: NodeJS.ProcessEnv = process.env):
   }
   const real = realpathSync(abs);
   const metadataPath = join(real, 'metadata.yaml');
-  if (!existsSync(metadataPath)) {
-    throw new ProjectConfigError(`${real} is not a Mage project: metadata.yaml is missing.`);
-  }
-  const metadata = readMetadata(metadataPath);
+  const metadata = existsSync(metadataPath) ? readMetadata(metadataPath) : {};
   const queue = metadata.queue_config as Record<string, unknown> | null | undefined;
   const concurrencyRaw = queue && typeof queue === 'object' ? queue.concurrency : undefined;
   let queueConcurrency = DEFAULT_QUEUE_CONCURRENCY;
@@ -130,14 +132,51 @@ export function loadProject(root: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 /**
+ * Creates metadata.yaml holding only `project_uuid: <uuid>` (what Mage's RepoConfig.save writes when the file
+ * is missing) unless the file exists by then. The text goes to a temp file that is hard-linked into place, so
+ * two servers starting at once on the same folder never both write one: the loser reads the winner's uuid.
+ * Returns false when the file already existed.
+ */
+function createMetadataWithUuid(path: string, uuid: string): boolean {
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  writeFileSync(tmp, `project_uuid: ${uuid}\n`, { flag: 'wx' });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/**
  * Writes a `project_uuid` (32 hex digits, as Mage's uuid4().hex) into metadata.yaml when it has none, keeping
- * the file's comments and layout (Mage edits this file with ruamel for the same reason). Returns the uuid.
+ * the file's comments and layout (Mage edits this file with ruamel for the same reason). A project without
+ * metadata.yaml gets one holding only the uuid, as Mage's init_project_uuid does on start. Returns the uuid.
  */
 export function ensureProjectUuid(project: Project): string {
   if (project.projectUuid) return project.projectUuid;
   const path = join(project.root, 'metadata.yaml');
+  if (!existsSync(path)) {
+    const uuid = randomUUID().replace(/-/g, '');
+    if (createMetadataWithUuid(path, uuid)) {
+      project.projectUuid = uuid;
+      project.metadata = { ...project.metadata, project_uuid: uuid };
+      return uuid;
+    }
+    // Another process created the file meanwhile: the edit below takes its uuid, or adds one to what it wrote.
+  }
   const doc = parseDocument(readFileSync(path, 'utf8'), { version: '1.1' });
   if (doc.errors.length > 0) throw new ProjectConfigError(`Invalid YAML in ${path}: ${doc.errors[0].message}`);
+  // The file may have gained a uuid since it was loaded (another server on the same folder): keep that one.
+  const current = doc.contents === null ? undefined : doc.get('project_uuid');
+  if (typeof current === 'string' && current !== '') {
+    project.projectUuid = current;
+    project.metadata = { ...project.metadata, project_uuid: current };
+    return current;
+  }
   const uuid = randomUUID().replace(/-/g, '');
   if (doc.contents === null) {
     writeFileAtomic(path, `project_uuid: ${uuid}\n`);

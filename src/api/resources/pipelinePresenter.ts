@@ -1,7 +1,7 @@
 /** How pipelines and blocks are shown (Mage's Pipeline.to_dict and Block.to_dict, mage-api.md §3.1, §3.2). */
 import type { Project } from '../../project/projectConfig.js';
 import { BLOCK_COLLECTIONS, pipelineUpdatedAt, type BlockConfig, type PipelineConfig } from '../../project/pipeline.js';
-import { blockFilePath, readBlockContent } from '../../project/blocks.js';
+import { blockFileProblem, readBlockContent } from '../../project/blocks.js';
 import { blockVariablesDir } from '../../variables/layout.js';
 import { readOutputSummaries } from '../../variables/read.js';
 
@@ -40,14 +40,18 @@ export async function presentBlock(project: Project, pipeline: PipelineConfig, b
     out.tags = block.tags ?? [];
     out.metadata = {};
     let content: string | null = null;
+    let readError: Error | null = null;
     try {
       content = readBlockContent(project, block);
     } catch (err) {
-      out.error = { error: 'file_unreadable', message: (err as Error).message };
+      readError = err as Error;
     }
     out.content = content;
-    if (content === null && !out.error) {
-      out.error = { error: 'file_not_found', message: `Block file ${blockFilePath(project, block)} does not exist.` };
+    // A block whose file is gone is shown with why, never as an empty block the next save would write out.
+    if (content === null) {
+      const problem = blockFileProblem(project, block);
+      if (problem) out.error = problem;
+      else if (readError) out.error = { error: 'file_unreadable', message: `Block ${block.uuid}: ${readError.message}` };
     }
   }
   if (view.outputs) {
