@@ -79,7 +79,7 @@ export interface SchedulerServiceOptions {
   fileScanMs?: number;
   /** Watch the pipelines folder for file events so trigger file edits apply at once. Default true. */
   watchFiles?: boolean;
-  /** Environment matched against triggers' `envs`. Default `process.env.ENV` or `dev`. */
+  /** Environment matched against triggers' `envs`. Default Mage's get_env() of `ENV` (engine/kwargs.ts mageEnv). */
   env?: string;
   /** Run the leader loop. False makes a process that only starts the runs asked of it. Default true. */
   loop?: boolean;

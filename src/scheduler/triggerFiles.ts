@@ -14,6 +14,7 @@
  * in a repository would let anyone with read access start runs). A `token` found in a file (a Mage project)
  * is imported as its hash, so existing callers keep working.
  */
+import { mageEnv } from '../engine/kwargs.js';
 import { existsSync, statSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Project } from '../project/projectConfig.js';
@@ -193,7 +194,7 @@ export function assertTriggerFileWritable(project: Project, pipelineUuid: string
 }
 
 export interface TriggerFileSyncOptions {
-  /** The environment entries' `envs` are matched against (Mage's `ENV`). Default `process.env.ENV` or `dev`. */
+  /** The environment entries' `envs` are matched against (Mage's `ENV`). Default Mage's get_env() of `ENV` (mageEnv: `prod` for production, else `dev`...). */
   env?: string;
   /** The clock, for `last_enabled_at` of triggers the file enables. */
   now?: () => Date;
@@ -250,7 +251,7 @@ export class TriggerFileSync {
       this.errors.set(uuid, [err instanceof TriggerFileError ? err.message : `Cannot read triggers.yaml of pipeline ${uuid}: ${(err as Error).message}`]);
       return 0;
     }
-    const env = this.options.env ?? process.env.ENV ?? 'dev';
+    const env = this.options.env ?? mageEnv();
     const existing = await this.store.schedules.listForPipeline(uuid);
     const byName = new Map<string, ScheduleRow>();
     for (const s of [...existing].sort((a, b) => a.id - b.id)) if (!byName.has(s.name)) byName.set(s.name, s);
