@@ -1,6 +1,12 @@
-/** The template scope of a SQL block file (Mage's `interpolate_vars` plus the upstream table names). */
+/**
+ * The template scope of a SQL block file: Mage's `interpolate_vars` (every kwarg as a name, `variables()` and
+ * `get_template_vars()`: env_var, json_value, mage_secret_var, aws_secret_var, azure_secret_var) plus the
+ * upstream table names (`df_1`..., the upstream block uuids, and `{{ '<uuid>' }}`).
+ */
 import type { BlockRunRequest } from '../types.js';
 import { resolveSecret } from './io-config.js';
+import { jsonValue } from './json-value.js';
+import { PyDatetime } from './py-values.js';
 import type { TemplateScope } from './template.js';
 
 /**
@@ -8,14 +14,7 @@ import type { TemplateScope } from './template.js';
  * which is how Mage's templates print `execution_date`. Other strings are returned unchanged.
  */
 export function pythonDatetimeString(iso: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(iso);
-  if (!m) return iso;
-  const micros = m[3] ? m[3].padEnd(6, '0').slice(0, 6) : '';
-  const fraction = micros && Number(micros) !== 0 ? `.${micros}` : '';
-  let offset = '';
-  if (m[4] === 'Z') offset = '+00:00';
-  else if (m[4]) offset = m[4].includes(':') ? m[4] : `${m[4].slice(0, 3)}:${m[4].slice(3)}`;
-  return `${m[1]} ${m[2]}${fraction}${offset}`;
+  return PyDatetime.parse(iso)?.toString() ?? iso;
 }
 
 function isDatetimeKey(key: string): boolean {
@@ -29,36 +28,75 @@ export interface BlockTemplateOptions {
   unavailable: ReadonlyMap<string, string>;
   /** Environment for env_var(): request.env over process.env. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Receives every secret value the template resolved, so errors and logs can redact it. Default: not collected. */
+  secrets?: Set<string>;
 }
 
+/** Python callables Mage's `variables('x', parse)` may name, by their source text. */
+const PARSE_FUNCTIONS: Record<string, (v: unknown) => unknown> = {
+  int: (v) => {
+    const n = typeof v === 'number' ? Math.trunc(v) : Number(String(v).trim());
+    if (!Number.isInteger(n)) throw new Error(`invalid literal for int(): ${JSON.stringify(v)}`);
+    return n;
+  },
+  float: (v) => {
+    const n = Number(typeof v === 'string' ? v.trim() : v);
+    if (Number.isNaN(n) && String(v).trim().toLowerCase() !== 'nan') throw new Error(`could not convert to float: ${JSON.stringify(v)}`);
+    return n;
+  },
+  str: (v) => (typeof v === 'string' ? v : v === null || v === undefined ? 'None' : typeof v === 'boolean' ? (v ? 'True' : 'False') : typeof v === 'object' ? JSON.stringify(v) : String(v)),
+  bool: (v) => !(v === null || v === undefined || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0)),
+};
+
 /**
- * Names: every kwarg (`execution_date`, `ds`, `hr`, `env`, global variables...), with datetimes printed as
- * Python does, then the upstream tables (which win on a clash, as Mage substitutes them first).
- * Functions: `variables('x')` (a kwarg; an unset one is an error), `env_var('X')` (empty when unset),
- * `mage_secret_var('s')` (request.getSecret; an unknown secret is an error).
+ * Names: every kwarg (`execution_date`, `ds`, `hr`, `env`, global variables...), with datetimes as Python
+ * datetimes (printed as Python does, with `.strftime()`), then the upstream tables (which win on a clash, as
+ * Mage substitutes them first).
+ * Functions: `variables('x')` (a kwarg, None when unset, as Mage; `variables('x', 'int')` converts with int,
+ * float, str or bool), `env_var('X', default)` (empty when unset and no default), `json_value(text, 'a.b')`,
+ * `mage_secret_var('s')` (request.getSecret; an unknown secret is an error); `aws_secret_var` and
+ * `azure_secret_var` fail with the reason.
  */
 export function blockTemplateScope(request: BlockRunRequest, options: BlockTemplateOptions): TemplateScope {
   const kwargs = new Map<string, unknown>();
   for (const [key, value] of Object.entries(request.kwargs)) {
-    kwargs.set(key, typeof value === 'string' && isDatetimeKey(key) ? pythonDatetimeString(value) : value);
+    const datetime = typeof value === 'string' && isDatetimeKey(key) ? PyDatetime.parse(value) : null;
+    kwargs.set(key, datetime ?? value);
   }
   const names = new Map(kwargs);
   for (const [name, sql] of options.tables) names.set(name, sql);
+  const references = new Map<string, string | { unavailable: string }>();
+  for (const [name, sql] of options.tables) if (!/^df_\d+$/.test(name)) references.set(name, sql);
   const unavailable = new Map(options.unavailable);
   for (const name of options.tables.keys()) unavailable.delete(name);
-  for (const name of unavailable.keys()) names.delete(name);
+  for (const [name, reason] of unavailable) {
+    names.delete(name);
+    if (!/^df_\d+$/.test(name)) references.set(name, { unavailable: reason });
+  }
+  const unsupported = (service: string) => () => {
+    throw new Error(`${service} is not available in Blockflow; store the value as a Mage secret and use mage_secret_var()`);
+  };
   return {
     names,
     unavailable,
+    references,
     functions: {
-      variables: (name: unknown, ...rest: unknown[]) => {
-        const key = String(name);
-        if (kwargs.has(key)) return kwargs.get(key);
-        if (rest.length > 0) return rest[0];
-        throw new Error(`variable '${key}' is not set`);
+      variables: (name: unknown, parse?: unknown) => {
+        const value = kwargs.has(String(name)) ? kwargs.get(String(name)) : null;
+        if (parse === undefined || parse === null) return value;
+        const fn = PARSE_FUNCTIONS[String(parse).trim()];
+        if (!fn) throw new Error(`parse function ${JSON.stringify(parse)} is not supported (supported: ${Object.keys(PARSE_FUNCTIONS).join(', ')})`);
+        return fn(value);
       },
-      env_var: (name: unknown) => options.env[String(name)] ?? '',
-      mage_secret_var: (name: unknown) => resolveSecret(request.getSecret, String(name)),
+      env_var: (name: unknown, fallback?: unknown) => options.env[String(name)] ?? (fallback === undefined ? '' : fallback),
+      json_value: jsonValue,
+      mage_secret_var: async (name: unknown) => {
+        const value = await resolveSecret(request.getSecret, String(name));
+        options.secrets?.add(value);
+        return value;
+      },
+      aws_secret_var: unsupported('AWS Secrets Manager'),
+      azure_secret_var: unsupported('Azure Key Vault'),
     },
   };
 }

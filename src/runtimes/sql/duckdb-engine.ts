@@ -76,7 +76,8 @@ export async function runDuckDbBlock(ctx: EngineContext, source: string): Promis
   await exec(ctx, `SET TimeZone = 'UTC'`, 'SET TimeZone');
   await exec(ctx, `SET file_search_path = ${quoteString(request.projectRoot)}`, 'SET file_search_path');
   const { tables, unavailable } = await prepareInputs(ctx);
-  const sql = await renderTemplate(source, blockTemplateScope(request, { tables, unavailable, env: ctx.env }));
+  const scope = blockTemplateScope(request, { tables, unavailable, env: ctx.env, secrets: ctx.secrets });
+  const sql = await renderTemplate(source, scope, { origin: `SQL block '${request.blockUuid}'` });
   const statements = splitStatements(sql);
   let hasResult = false;
   let lastWritten: string | null = null;

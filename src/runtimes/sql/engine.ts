@@ -19,6 +19,11 @@ export interface EngineContext {
   /** Environment for env_var(): request.env over process.env. */
   env: Readonly<Record<string, string | undefined>>;
   log(level: LogLevel, message: string): void;
+  /**
+   * Secret values resolved for this request (templates and io_config.yaml), redacted from the error and log
+   * lines the runtime reports: a failing statement or driver message may quote the rendered SQL.
+   */
+  secrets: Set<string>;
 }
 
 export interface EngineResult {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { SqlBlockError } from './errors.js';
+import { jsonValue } from './json-value.js';
 import { hasTemplateSyntax, renderTemplate, type TemplateScope } from './template.js';
 
 export interface IoConfigContext {
@@ -13,6 +14,8 @@ export interface IoConfigContext {
   /** Environment used by env_var(): request.env over process.env. */
   env: Readonly<Record<string, string | undefined>>;
   getSecret?: (name: string) => Promise<string | undefined>;
+  /** Receives every secret value resolved for the profile, so errors and logs can redact it. Default: not collected. */
+  secrets?: Set<string>;
 }
 
 /**
@@ -42,18 +45,26 @@ export async function loadIoConfigProfile(ctx: IoConfigContext, profile: string)
   const scope = ioConfigScope(ctx);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    out[key] = typeof value === 'string' && hasTemplateSyntax(value) ? await renderTemplate(value, scope) : value;
+    out[key] = typeof value === 'string' && hasTemplateSyntax(value) ? await renderTemplate(value, scope, { origin: `io_config.yaml profile '${profile}' key ${key}` }) : value;
   }
   return out;
 }
 
-/** The functions io_config.yaml values may call. A missing environment variable renders as an empty string. */
+/**
+ * The functions io_config.yaml values may call (Mage's get_template_vars). A missing environment variable
+ * renders as an empty string, or as the second argument when given.
+ */
 export function ioConfigScope(ctx: IoConfigContext): TemplateScope {
   return {
     names: new Map(),
     functions: {
-      env_var: (name: unknown) => ctx.env[String(name)] ?? '',
-      mage_secret_var: (name: unknown) => resolveSecret(ctx.getSecret, String(name)),
+      env_var: (name: unknown, fallback?: unknown) => ctx.env[String(name)] ?? (fallback === undefined ? '' : fallback),
+      json_value: jsonValue,
+      mage_secret_var: async (name: unknown) => {
+        const value = await resolveSecret(ctx.getSecret, String(name));
+        ctx.secrets?.add(value);
+        return value;
+      },
     },
   };
 }

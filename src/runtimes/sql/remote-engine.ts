@@ -81,7 +81,10 @@ export async function runRemoteBlock(ctx: EngineContext, source: string, dialect
   const profile = typeof cfg.data_provider_profile === 'string' && cfg.data_provider_profile ? cfg.data_provider_profile : 'default';
   const policy = writePolicy(cfg.export_write_policy);
   const limit = rowLimit(cfg.limit);
-  const settings = await loadIoConfigProfile({ projectRoot: request.projectRoot, env: ctx.env, getSecret: request.getSecret }, profile);
+  const settings = await loadIoConfigProfile(
+    { projectRoot: request.projectRoot, env: ctx.env, getSecret: request.getSecret, secrets: ctx.secrets },
+    profile,
+  );
   const schema = dialect.schemaFor(settings, cfg);
   const env = request.kwargs.env;
   const q = (name: string): string => dialect.quoteIdent(name);
@@ -118,7 +121,8 @@ export async function runRemoteBlock(ctx: EngineContext, source: string, dialect
       if (input.blockUuid && !tables.has(input.blockUuid)) tables.set(input.blockUuid, ref);
     }
 
-    const sql = await renderTemplate(source, blockTemplateScope(request, { tables, unavailable, env: ctx.env }));
+    const scope = blockTemplateScope(request, { tables, unavailable, env: ctx.env, secrets: ctx.secrets });
+    const sql = await renderTemplate(source, scope, { origin: `SQL block '${request.blockUuid}'` });
     const statements = splitStatements(sql, dialect.split);
     let queryIndex = -1;
     if (cfg.use_raw_sql !== true) {

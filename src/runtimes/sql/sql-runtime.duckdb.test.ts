@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { BlockRunResult } from '../types.js';
 import { SqlRuntime } from './sql-runtime.js';
-import { createTestProject, writeJsonOutput, type TestProject } from './test-fixtures.js';
+import { createTestProject, logCollector, writeJsonOutput, type TestProject } from './test-fixtures.js';
 
 function rowsOf(result: BlockRunResult): Record<string, unknown>[] {
   assert.equal(result.ok, true, result.ok ? '' : `${result.error.exception}: ${result.error.message}`);
@@ -146,6 +146,67 @@ describe('SqlRuntime with DuckDB', () => {
     assert.ok(!result.ok);
     assert.equal(result.error.exception, 'TemplateError');
     assert.match(result.error.message, /secret 'missing' is not defined/);
+  });
+
+  test('runs a Jinja block end to end: macro, loop over a variable, conditions, filters and execution_date', async () => {
+    const sql = [
+      "{% macro bucket(col, lo, hi) -%}",
+      "SUM(CASE WHEN {{ col }} >= {{ lo }} AND {{ col }} < {{ hi }} THEN 1 ELSE 0 END)",
+      "{%- endmacro %}",
+      "{% set day = execution_date.strftime('%Y-%m-%d') %}",
+      'SELECT',
+      "  '{{ day }}' AS run_day,",
+      '{% for b in variables("buckets") %}',
+      '  {{ bucket("price", b.lo, b.hi) }} AS {{ b.name | lower }}{{ "," if not loop.last }}',
+      '{% endfor %}',
+      'FROM {{ df_1 }}',
+      "{% if variables('only_named') %}WHERE name IN ({% for n in variables('only_named') %}'{{ n }}'{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}",
+      '',
+    ].join('\n');
+    const request = await project.sqlBlock('jinja_buckets', sql, {
+      upstream: [{ blockUuid: 'load_orders', variablesDir: parquetUpstream }],
+      kwargs: {
+        execution_date: '2024-05-06T07:08:09Z',
+        buckets: [{ name: 'CHEAP', lo: 0, hi: 3 }, { name: 'Mid', lo: 3, hi: 6 }, { name: 'dear', lo: 6, hi: 100 }],
+        only_named: ['item_1', 'item_2', 'item_3', 'item_5'],
+      },
+      outputDir: null,
+    });
+    // prices are 1.5, 3, 4.5, 6, 7.5 for items 1..5; item_4 is filtered out.
+    assert.deepEqual(rowsOf(await runtime.run(request)), [{ run_day: '2024-05-06', cheap: 1, mid: 2, dear: 1 }]);
+  });
+
+  test('a template error names the block and the line and runs nothing', async () => {
+    const { lines, onLog } = logCollector();
+    const request = await project.sqlBlock(
+      'bad_jinja',
+      'CREATE OR REPLACE TABLE must_not_exist AS SELECT 1 AS x;\n{% for c in cols %}\n{{ c }\n{% endfor %}',
+      { onLog, kwargs: { cols: ['a'] } },
+    );
+    const result = await runtime.run(request);
+    assert.ok(!result.ok);
+    assert.equal(result.error.exception, 'TemplateError');
+    assert.match(result.error.message, /^Template error in SQL block 'bad_jinja': .* at line 3$/);
+    assert.deepEqual(result.error.traceback, ['line 3: {{ c }']);
+    assert.ok(lines.some((l) => l.level === 'ERROR' && /bad_jinja/.test(l.message)));
+    const check = await project.sqlBlock('check_not_created', "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'must_not_exist'", { outputDir: null });
+    assert.deepEqual(rowsOf(await runtime.run(check)), [{ n: 0 }]);
+    assert.equal(existsSync(project.variablesDir('bad_jinja')), false);
+  });
+
+  test('a secret in a failing statement is redacted from the error and the logs', async () => {
+    const { lines, onLog } = logCollector();
+    const request = await project.sqlBlock('leaky', "SELECT CAST('{{ mage_secret_var('db_pw') }}' AS INTEGER) AS n", {
+      onLog,
+      outputDir: null,
+      getSecret: async (name) => (name === 'db_pw' ? 'pa55-word' : undefined),
+    });
+    const result = await runtime.run(request);
+    assert.ok(!result.ok);
+    assert.equal(result.error.exception, 'DuckDBError');
+    const reported = [result.error.message, ...result.error.traceback, ...lines.map((l) => l.message)].join('\n');
+    assert.doesNotMatch(reported, /pa55-word/);
+    assert.match(result.error.traceback.join('\n'), /CAST\('\*\*\*\*\*\*' AS INTEGER\)/);
   });
 
   test('runs multiple statements and returns the last SELECT', async () => {

@@ -100,6 +100,18 @@ describe('SqlRuntime with PostgreSQL', () => {
     });
   });
 
+  test("Jinja runs before PostgreSQL sees the SQL, and {{ '<uuid>' }} names the exported upstream table", async () => {
+    const upstream = await writeOrdersAndRates(project, 'pgj');
+    const sql = [
+      'SELECT o.id{% for c in variables("extra") %}, {{ c }}{% endfor %}',
+      "FROM {{ df_1 }} o JOIN {{ 'pgj_rates' }} r ON r.id = o.id",
+      '{% if variables("only_id") %}WHERE o.id = {{ variables("only_id") }}{% endif %}',
+      'ORDER BY o.id',
+    ].join('\n');
+    const request = await block('pgj_loop', sql, {}, { upstream, kwargs: { extra: ['r.rate', 'o.amount * 2 AS twice'], only_id: 3 } });
+    assert.deepEqual(rowsOf(await runtime.run(request)), [{ id: 3, rate: 10, twice: 15 }]);
+  });
+
   test('a downstream block reads an upstream SQL table directly, not a re-export of its sample', async () => {
     const upstream = await block('pg_many', 'SELECT g AS n FROM generate_series(1, 30) g', { limit: 10 });
     assert.equal(rowsOf(await runtime.run(upstream)).length, 10);

@@ -66,12 +66,14 @@ export class SqlRuntime implements BlockRuntime {
     }
     const control = new RunControl(request.signal, request.timeoutMs);
     if (control.reason) return stopFailure(control.reason, request);
-    const work = this.execute(request, control);
+    const secrets = new Set<string>();
+    const work = this.execute(request, control, secrets);
     this.active.set(control, work);
     try {
       const outcome = await Promise.race([work, control.stopped().then((reason) => ({ result: stopFailure(reason, request) }))]);
-      if (!outcome.result.ok) request.onLog?.(logLine('ERROR', `${outcome.result.error.exception}: ${outcome.result.error.message}`));
-      return outcome.result;
+      const result = redactResult(outcome.result, secrets);
+      if (!result.ok) request.onLog?.(logLine('ERROR', `${result.error.exception}: ${result.error.message}`));
+      return result;
     } finally {
       void work.finally(() => {
         this.active.delete(control);
@@ -91,7 +93,7 @@ export class SqlRuntime implements BlockRuntime {
   }
 
   /** Runs the block; never rejects. */
-  private async execute(request: BlockRunRequest, control: RunControl): Promise<Outcome> {
+  private async execute(request: BlockRunRequest, control: RunControl, secrets: Set<string>): Promise<Outcome> {
     let conn: DuckDBConnection | null = null;
     let unhookInterrupt: (() => void) | null = null;
     let scratchDir: string | null = null;
@@ -113,7 +115,8 @@ export class SqlRuntime implements BlockRuntime {
         control,
         inputs: await collectInputs(request),
         env: { ...process.env, ...request.env },
-        log: (level, message) => request.onLog?.(logLine(level, message)),
+        log: (level, message) => request.onLog?.(logLine(level, redact(message, secrets))),
+        secrets,
       };
       ctx.log('INFO', `Running SQL block ${request.blockUuid} with ${provider}`);
       const engine: EngineResult =
@@ -153,6 +156,23 @@ async function readBlockFile(path: string): Promise<string> {
   } catch (err) {
     throw new SqlBlockError('FileNotFoundError', `Cannot read the SQL block file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+const REDACTED = '******';
+
+/** `text` with every secret value replaced (longest first, so a secret containing another is fully hidden). */
+export function redact(text: string, secrets: ReadonlySet<string>): string {
+  let out = text;
+  for (const secret of [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join(REDACTED);
+  }
+  return out;
+}
+
+function redactResult(result: BlockRunResult, secrets: ReadonlySet<string>): BlockRunResult {
+  if (result.ok || secrets.size === 0) return result;
+  const { error } = result;
+  return { ...result, error: { ...error, message: redact(error.message, secrets), traceback: error.traceback.map((l) => redact(l, secrets)) } };
 }
 
 function logLine(level: LogLevel, message: string) {
