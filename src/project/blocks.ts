@@ -430,6 +430,9 @@ export function addBlock(project: Project, pipeline: PipelineConfig, input: AddB
   else if (fileExists) content = readFileSync(filePath, 'utf8');
   else content = blockTemplate(type, language);
   if (input.content !== undefined || !fileExists) writeBlockContent(project, block, content);
+  // Mage's create calls update_content with the given content, which marks the block `updated` (seen against
+  // mage-ai 0.9.80 in test/mage-diff); a block made from its template stays `not_executed`.
+  if (input.content !== undefined && input.content !== blockTemplate(type, language)) block.status = 'updated';
   savePipeline(project, next);
   commit(pipeline, next);
   return { pipeline, block: requireBlock(pipeline, uuid), content, filePath };

@@ -121,6 +121,11 @@ export function nextRunDate(s: ScheduleRow, now = new Date()): string | null {
 }
 
 /** A matcher as Mage's `EventMatcher.to_dict()`. */
+/** null for an absent or empty mapping, the mapping otherwise. */
+function emptyAsNull(value: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  return value && Object.keys(value).length > 0 ? value : null;
+}
+
 export function presentMatcher(m: EventMatcherRow) {
   return { id: m.id, created_at: m.created_at, updated_at: m.updated_at, event_type: m.event_type, name: m.name, pattern: m.pattern ?? {}, repo_path: m.repo_path };
 }
@@ -153,11 +158,12 @@ export async function presentSchedules(ctx: AppContext, rows: ScheduleRow[], opt
     schedule_interval: s.schedule_interval,
     status: s.status,
     last_enabled_at: s.last_enabled_at,
-    variables: s.variables ?? {},
+    // Mage shows a trigger created without variables or settings with null, not {} (checked against mage-ai 0.9.80).
+    variables: emptyAsNull(s.variables),
     sla: s.sla,
     token: null as string | null,
     repo_path: s.repo_path,
-    settings: s.settings ?? {},
+    settings: emptyAsNull(s.settings),
     global_data_product_uuid: s.global_data_product_uuid,
     timezone: s.timezone,
     catch_up_policy: s.catch_up_policy ?? 'none',

@@ -30,7 +30,8 @@ export async function statusItem(ctx: AppContext, withActivity: boolean): Promis
     server_process_id: process.pid,
     scheduler_process_id: scheduler ? process.pid : null,
     scheduler_status: scheduler ? scheduler.status() : 'stopped',
-    instance_type: process.env.INSTANCE_TYPE ?? 'server_and_scheduler',
+    // Mage reports INSTANCE_TYPE as set, null when unset (checked against mage-ai 0.9.80).
+    instance_type: process.env.INSTANCE_TYPE || null,
     disable_pipeline_edit_access: false,
     max_print_output_lines: 1000,
     require_user_authentication: ctx.settings.requireAuth,

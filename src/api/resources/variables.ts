@@ -32,14 +32,18 @@ function typeName(value: unknown): string {
   return "<class 'dict'>";
 }
 
-function globalItem(pipeline: PipelineConfig, name: string | null, value: unknown) {
+/**
+ * The global item: in a list each variable is `{uuid, type, value}`; the answer to a create, update or delete
+ * holds only the names (Mage's VariableResource, mage-api.md §3.7).
+ */
+function globalItem(pipeline: PipelineConfig, name: string | null, value: unknown, names = false) {
   const vars = (pipeline.variables ?? {}) as Record<string, unknown>;
   return {
     block: { uuid: 'global' },
     pipeline: { uuid: pipeline.uuid },
     name,
     value,
-    variables: Object.entries(vars).map(([uuid, v]) => ({ uuid, type: typeName(v), value: v })),
+    variables: names ? Object.keys(vars) : Object.entries(vars).map(([uuid, v]) => ({ uuid, type: typeName(v), value: v })),
   };
 }
 
@@ -84,7 +88,7 @@ export default async function variableRoutes(app: App, ctx: AppContext): Promise
     vars[name] = value;
     pipeline.variables = vars;
     await mapProjectErrors(() => savePipeline(project, pipeline));
-    return itemEnvelope('variable', globalItem(pipeline, name, value));
+    return itemEnvelope('variable', globalItem(pipeline, name, value, true));
   };
 
   app.post(
@@ -114,7 +118,7 @@ export default async function variableRoutes(app: App, ctx: AppContext): Promise
       delete vars[request.params.name];
       pipeline.variables = Object.keys(vars).length ? vars : null;
       await mapProjectErrors(() => savePipeline(project, pipeline));
-      return itemEnvelope('variable', globalItem(pipeline, request.params.name, value));
+      return itemEnvelope('variable', globalItem(pipeline, request.params.name, value, true));
     },
   );
 }
