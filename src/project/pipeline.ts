@@ -298,7 +298,8 @@ export function loadPipeline(project: Project, uuid: string): PipelineConfig {
   return normalizePipeline(raw, uuid, project);
 }
 
-function allUpstreamExecuted(block: BlockConfig, byUuid: Map<string, BlockConfig>): boolean {
+/** Mage's all_upstream_blocks_executed: every block above `block` (transitively) has status `executed`. */
+export function allUpstreamExecuted(block: BlockConfig, byUuid: Map<string, BlockConfig>): boolean {
   const seen = new Set<string>();
   const queue = [...block.upstream_blocks];
   while (queue.length > 0) {

@@ -1,6 +1,6 @@
 /** How pipelines and blocks are shown (Mage's Pipeline.to_dict and Block.to_dict, mage-api.md §3.1, §3.2). */
 import type { Project } from '../../project/projectConfig.js';
-import { BLOCK_COLLECTIONS, pipelineUpdatedAt, type BlockConfig, type PipelineConfig } from '../../project/pipeline.js';
+import { BLOCK_COLLECTIONS, allBlocks, allUpstreamExecuted, pipelineUpdatedAt, type BlockConfig, type PipelineConfig } from '../../project/pipeline.js';
 import { blockFileProblem, readBlockContent } from '../../project/blocks.js';
 import { blockVariablesDir } from '../../variables/layout.js';
 import { readOutputSummaries } from '../../variables/read.js';
@@ -33,6 +33,8 @@ const BLOCK_BASE_KEYS = [
 export async function presentBlock(project: Project, pipeline: PipelineConfig, block: BlockConfig, view: BlockViewOptions): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const key of BLOCK_BASE_KEYS) out[key] = block[key] ?? null;
+  // Computed from the statuses now, as Mage's Block.to_dict does, not the value last saved in metadata.yaml.
+  out.all_upstream_blocks_executed = allUpstreamExecuted(block, new Map(allBlocks(pipeline).map((b) => [b.uuid, b])));
   for (const key of ['replicated_block', 'groups', 'extension_uuid'] as const) if (block[key] !== undefined) out[key] = block[key];
   if (view.content) {
     out.callback_blocks = block.callback_blocks ?? [];
