@@ -6,6 +6,7 @@
 import type { BlockConfig, PipelineConfig } from '../project/pipeline.js';
 import type { Project } from '../project/projectConfig.js';
 import type { BlockErrorInfo, BlockLanguage, BlockMode, BlockRunRequest } from '../runtimes/types.js';
+import { baseBlockUuid, dynamicFlags, type DynamicPlanBlock } from './plan.js';
 
 /** A block of the pipeline by uuid: one of its blocks, callbacks or conditionals. */
 export function findBlock(pipeline: PipelineConfig, uuid: string): BlockConfig | undefined {
@@ -14,6 +15,20 @@ export function findBlock(pipeline: PipelineConfig, uuid: string): BlockConfig |
     pipeline.callbacks?.find((b) => b.uuid === uuid) ??
     pipeline.conditionals?.find((b) => b.uuid === uuid)
   );
+}
+
+/**
+ * The block a block run executes: the block of that uuid, or the block a dynamic child's run (`<block>:<item>`)
+ * belongs to.
+ */
+export function findRunBlock(pipeline: PipelineConfig, blockRunUuid: string): BlockConfig | undefined {
+  const base = baseBlockUuid(blockRunUuid, new Set(pipeline.blocks.map((b) => b.uuid)));
+  return base === undefined ? undefined : pipeline.blocks.find((b) => b.uuid === base);
+}
+
+/** The pipeline's blocks as plan.ts's dynamic decisions see them. */
+export function dynamicPlanBlocks(pipeline: PipelineConfig): DynamicPlanBlock[] {
+  return pipeline.blocks.map((b) => ({ uuid: b.uuid, upstream: b.upstream_blocks ?? [], ...dynamicFlags(b.configuration) }));
 }
 
 /** The request fields that come from the block: where it lives, what it is, how it is to be called. */

@@ -19,7 +19,10 @@ import type { ScheduleRow } from '../store/schedules.js';
 import type { PipelineConfig } from '../project/pipeline.js';
 import { PipelineConfigCache } from '../project/pipelineConfigCache.js';
 import type { RuntimeRegistry } from '../runtimes/registry.js';
-import { decide } from './plan.js';
+import { decide, dynamicConfigProblem, initialBlockUuids, spawnChildRuns, baseBlockUuid, type ChildBlockRun } from './plan.js';
+import { dynamicPlanBlocks } from './blockRequest.js';
+import { readDynamicItems } from './dynamicInputs.js';
+import { blockVariablesDir } from '../variables/layout.js';
 import { Semaphore } from './semaphore.js';
 import { executeBlockRun, runPartition, runPipelineUuid, type BlockRunOutcome } from './executeBlock.js';
 import { executionPartition } from '../variables/layout.js';
@@ -202,7 +205,7 @@ export class Engine extends EventEmitter {
         backfill_id: input.backfillId ?? null,
         status: 'initial',
       },
-      runnableBlocks(pipeline).map((b) => b.uuid),
+      initialRunUuids(pipeline),
     );
     if (refused) {
       await this.failRun(run.id, `Pipeline run ${run.id} could not start: ${refused.message}`);
@@ -228,7 +231,7 @@ export class Engine extends EventEmitter {
       const entry = await this.ensureActive(runId, runRow, schedule);
       if (!entry) return false;
       if ((await this.store.blockRuns.countForRun(runId)) === 0) {
-        await this.store.blockRuns.createForRun(runId, runnableBlocks(entry.pipeline).map((b) => b.uuid));
+        await this.store.blockRuns.createForRun(runId, initialRunUuids(entry.pipeline));
       }
     } catch (err) {
       await this.failRun(runId, `Pipeline run ${runId} could not start: ${(err as Error).message}`);
@@ -300,7 +303,9 @@ export class Engine extends EventEmitter {
     let targets: BlockRunRow[];
     if (fromBlockUuid) {
       const downstream = downstreamClosure(pipeline, fromBlockUuid);
-      targets = blockRuns.filter((b) => downstream.has(b.block_uuid));
+      const uuids = new Set(pipeline.blocks.map((b) => b.uuid));
+      // A dynamic child's run (`<block>:<item>`) belongs to its block.
+      targets = blockRuns.filter((b) => downstream.has(baseBlockUuid(b.block_uuid, uuids) ?? b.block_uuid));
     } else {
       targets = blockRuns.filter((b) => b.status !== 'completed');
     }
@@ -358,6 +363,9 @@ export class Engine extends EventEmitter {
     const refused = runVariableProblem(run.variables);
     if (refused) throw refused;
     const pipeline = this.pipelines.get(runPipelineUuid(run));
+    // Refused with the reason rather than run differently from Mage (e.g. Mage's dynamic blocks v2).
+    const dynamicProblem = dynamicConfigProblem(pipeline.blocks.map((b) => ({ uuid: b.uuid, upstream: b.upstream_blocks ?? [], configuration: b.configuration })));
+    if (dynamicProblem) throw new Error(dynamicProblem);
     const schedule = !run.pipeline_schedule_id
       ? null
       : knownSchedule?.id === run.pipeline_schedule_id
@@ -420,10 +428,9 @@ export class Engine extends EventEmitter {
     if (!entry) return;
     const blockRuns = await this.store.blockRuns.listForRun(runId);
     const byUuid = new Map(blockRuns.map((b) => [b.block_uuid, b]));
-    const blocks = runnableBlocks(entry.pipeline).filter((b) => byUuid.has(b.uuid));
     const settings = entry.schedule?.settings ?? {};
     const decision = decide({
-      blocks: blocks.map((b) => ({ uuid: b.uuid, upstream: b.upstream_blocks ?? [] })),
+      blocks: planNodes(entry.pipeline, blockRuns),
       statuses: Object.fromEntries(blockRuns.map((b) => [b.block_uuid, b.status as BlockRunStatus])),
       allowBlocksToFail: Boolean(settings.allow_blocks_to_fail),
       blockRunLimit: Number(entry.pipeline.concurrency_config?.block_run_limit ?? process.env.CONCURRENCY_CONFIG_BLOCK_RUN_LIMIT ?? 0) || undefined,
@@ -449,7 +456,7 @@ export class Engine extends EventEmitter {
     for (const uuid of decision.queue) {
       const blockRun = byUuid.get(uuid)!;
       if (await this.setBlock(runId, blockRun, ['initial'], 'queued')) {
-        const work = this.dispatch(runId, entry, blockRun.id, uuid);
+        const work = this.dispatch(runId, entry, blockRun.id, uuid, blockRun.metrics);
         this.dispatches.add(work);
         void work.finally(() => this.dispatches.delete(work));
       }
@@ -462,7 +469,7 @@ export class Engine extends EventEmitter {
     return won;
   }
 
-  private async dispatch(runId: number, entry: ActiveRun, blockRunId: number, blockUuid: string): Promise<void> {
+  private async dispatch(runId: number, entry: ActiveRun, blockRunId: number, blockUuid: string, metrics: Record<string, unknown> | null): Promise<void> {
     const controller = new AbortController();
     entry.controllers.set(blockRunId, controller);
     const release = await this.slots.acquire();
@@ -482,20 +489,26 @@ export class Engine extends EventEmitter {
         run,
         blockRunId,
         blockUuid,
+        metrics,
         signal: controller.signal,
         getSecret: this.options.getSecret,
       });
       // Whoever aborted (cancel, run timeout, retry_blocks, shutdown) owns the block run's status from here.
       if (controller.signal.aborted) return;
-      const patch = { completed_at: new Date(), metrics: outcome.metrics ?? null };
-      if (await this.store.blockRuns.transition(blockRunId, ['running'], outcome.status, patch)) {
+      // A dynamic child keeps Mage's bookkeeping (its index, the runs it reads) in metrics beside any error.
+      const keep = dynamicBookkeeping(metrics);
+      const outcomeMetrics = outcome.metrics || keep ? { ...(keep ?? {}), ...(outcome.metrics ?? {}) } : null;
+      const patch = { completed_at: new Date(), metrics: outcomeMetrics };
+      const children = outcome.status === 'completed' ? await this.childRunsOf(runId, entry, blockUuid) : [];
+      if (await this.store.blockRuns.transitionWithChildren(blockRunId, ['running'], outcome.status, patch, children)) {
         this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: outcome.status, error: outcome.errorMessage });
+        if (children.length) this.log(runId, 'INFO', `Dynamic block ${blockUuid} spawned ${children.length} block run(s): ${children.map((c) => c.block_uuid).join(', ')}.`);
       }
     } catch (err) {
       if (controller.signal.aborted) return;
       this.log(runId, 'ERROR', `Block ${blockUuid} could not be executed: ${(err as Error).message}`);
-      const metrics = { error: { error: (err as Error).message, errors: [], message: (err as Error).message } };
-      if (await this.store.blockRuns.transition(blockRunId, ['queued', 'running'], 'failed', { completed_at: new Date(), metrics })) {
+      const failure = { ...(dynamicBookkeeping(metrics) ?? {}), error: { error: (err as Error).message, errors: [], message: (err as Error).message } };
+      if (await this.store.blockRuns.transition(blockRunId, ['queued', 'running'], 'failed', { completed_at: new Date(), metrics: failure })) {
         this.emitEvent({ type: 'block', runId, blockRunId, blockUuid, status: 'failed', error: (err as Error).message });
       }
     } finally {
@@ -503,6 +516,28 @@ export class Engine extends EventEmitter {
       if (entry.controllers.get(blockRunId) === controller) entry.controllers.delete(blockRunId);
       this.pump(runId);
     }
+  }
+
+  /**
+   * The block runs a completed run of a dynamic block spawns (none for other blocks). Reading its items can fail
+   * (an output that is no list): that error fails the block run, as the caller's catch records it.
+   */
+  private async childRunsOf(runId: number, entry: ActiveRun, blockRunUuid: string): Promise<ChildBlockRun[]> {
+    const blocks = dynamicPlanBlocks(entry.pipeline);
+    const base = baseBlockUuid(blockRunUuid, new Set(blocks.map((b) => b.uuid)));
+    const block = blocks.find((b) => b.uuid === base);
+    if (!block?.dynamic) return [];
+    const dir = blockVariablesDir(this.project.dataDir, entry.pipeline.uuid, runPartition(entry.run), blockRunUuid);
+    const items = await readDynamicItems(dir);
+    const existing = new Set((await this.store.blockRuns.listForRun(runId)).map((b) => b.block_uuid));
+    return spawnChildRuns({
+      blocks,
+      parentBlockUuid: block.uuid,
+      parentRunUuid: blockRunUuid,
+      itemCount: items.form === 'list' ? items.items.length : items.count,
+      metadata: items.form === 'list' ? items.metadata : undefined,
+      existing,
+    });
   }
 
   /** Appends a line to the run's pipeline.log (a few lines per run, so each opens and closes the file). */
@@ -521,6 +556,42 @@ export class Engine extends EventEmitter {
       await file.close();
     })().catch(() => undefined);
   }
+}
+
+/** The block runs a run starts with: its runnable blocks without a dynamic ancestor (the rest are spawned). */
+function initialRunUuids(pipeline: PipelineConfig): string[] {
+  const initial = new Set(initialBlockUuids(dynamicPlanBlocks(pipeline)));
+  return runnableBlocks(pipeline).filter((b) => initial.has(b.uuid)).map((b) => b.uuid);
+}
+
+/**
+ * The planner's nodes: one per block run of a runnable block, in the pipeline's block order. A dynamic child's
+ * run waits for the block runs in its `dynamic_upstream_block_uuids`; any other for its block's upstream blocks.
+ */
+function planNodes(pipeline: PipelineConfig, blockRuns: readonly BlockRunRow[]): Array<{ uuid: string; upstream: string[] }> {
+  const runnable = runnableBlocks(pipeline);
+  const position = new Map(runnable.map((b, i) => [b.uuid, i]));
+  const uuids = new Set(pipeline.blocks.map((b) => b.uuid));
+  const nodes: Array<{ uuid: string; upstream: string[]; at: number; id: number }> = [];
+  for (const run of blockRuns) {
+    const base = baseBlockUuid(run.block_uuid, uuids);
+    const at = base === undefined ? undefined : position.get(base);
+    if (at === undefined) continue;
+    const dynamicUpstream = run.metrics?.dynamic_upstream_block_uuids;
+    const upstream = Array.isArray(dynamicUpstream)
+      ? dynamicUpstream.filter((u): u is string => typeof u === 'string')
+      : (runnable[at].upstream_blocks ?? []);
+    nodes.push({ uuid: run.block_uuid, upstream, at, id: run.id });
+  }
+  nodes.sort((a, b) => a.at - b.at || a.id - b.id);
+  return nodes.map(({ uuid, upstream }) => ({ uuid, upstream }));
+}
+
+/** A dynamic child's own metrics (Mage's metadata, index and upstream runs), kept when its run finishes. */
+function dynamicBookkeeping(metrics: Record<string, unknown> | null): Record<string, unknown> | undefined {
+  if (!metrics || !('dynamic_upstream_block_uuids' in metrics || 'dynamic_block_index' in metrics)) return undefined;
+  const { error: _error, ...rest } = metrics;
+  return rest;
 }
 
 /** The blocks that get block runs: everything but markdown, callback and conditional blocks. */

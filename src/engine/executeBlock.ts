@@ -15,7 +15,9 @@ import { buildKwargs } from './kwargs.js';
 import { effectiveRetryConfig, retryDelaySeconds } from './retry.js';
 import { BlockRunLog, blockLogPath } from './logs.js';
 import { intervalVariablesFor } from './intervals.js';
-import { blockRequestFields, callbackErrorKwargs, findBlock } from './blockRequest.js';
+import { blockRequestFields, callbackErrorKwargs, dynamicPlanBlocks, findBlock, findRunBlock } from './blockRequest.js';
+import { upstreamSources } from './plan.js';
+import { resolveUpstreamInputs } from './dynamicInputs.js';
 import { isUsablePartition } from './runVariables.js';
 
 export interface ExecuteBlockInput {
@@ -26,7 +28,10 @@ export interface ExecuteBlockInput {
   schedule: ScheduleRow | null;
   run: PipelineRunRow;
   blockRunId: number;
+  /** The block run's `block_uuid`: the block's uuid, or a dynamic child's (`<block>:<item>`). */
   blockUuid: string;
+  /** The block run's metrics: a dynamic child's `dynamic_block_index` and `dynamic_upstream_block_uuids`. */
+  metrics?: Record<string, unknown> | null;
   signal: AbortSignal;
   getSecret: (name: string) => Promise<string | undefined>;
 }
@@ -71,22 +76,44 @@ function errorMetrics(error: BlockErrorInfo): Record<string, unknown> {
 
 export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRunOutcome> {
   const { project, pipeline, run, blockUuid, signal } = input;
-  const block = findBlock(pipeline, blockUuid);
+  const block = findRunBlock(pipeline, blockUuid);
   if (!block) throw new Error(`Block ${blockUuid} is no longer in pipeline ${pipeline.uuid}.`);
   const partition = runPartition(run);
+  const dynamicIndex = typeof input.metrics?.dynamic_block_index === 'number' ? input.metrics.dynamic_block_index : undefined;
+  const upstreamRuns = Array.isArray(input.metrics?.dynamic_upstream_block_uuids)
+    ? (input.metrics.dynamic_upstream_block_uuids as unknown[]).filter((u): u is string => typeof u === 'string')
+    : undefined;
   const log = new BlockRunLog(
     blockLogPath(project.dataDir, pipeline.uuid, partition, blockUuid),
     { pipeline_uuid: pipeline.uuid, block_uuid: blockUuid, pipeline_run_id: run.id, block_run_id: input.blockRunId },
     input.blockRunId,
   );
+  const cleanups: Array<() => Promise<void>> = [];
   try {
     if (block.language === 'markdown' || block.type === 'markdown') {
       log.info(`Block ${blockUuid} is markdown; nothing to run.`);
       return { status: 'completed' };
     }
     const intervalVariables = input.schedule ? intervalVariablesFor(input.schedule, runExecutionDate(run)) : undefined;
-    const kwargsFor = (b: BlockConfig) =>
-      buildKwargs({
+    let inputs;
+    try {
+      inputs = await resolveUpstreamInputs(
+        project.dataDir,
+        pipeline.uuid,
+        partition,
+        upstreamSources({ upstream: block.upstream_blocks ?? [] }, dynamicPlanBlocks(pipeline), upstreamRuns, dynamicIndex),
+      );
+    } catch (err) {
+      // A dynamic child's item or a reduce that cannot be handed over fails this block run, in its own log.
+      const message = (err as Error).message;
+      log.error(`Inputs of block ${blockUuid} could not be prepared: ${message}`);
+      return { status: 'failed', metrics: { error: { error: message, errors: [], message } }, errorMessage: message };
+    }
+    cleanups.push(inputs.cleanup);
+    // Mage: a dynamic child also gets its item's metadata and its index as keyword arguments.
+    const dynamicKwargs = dynamicIndex === undefined ? {} : { ...inputs.kwargs, dynamic_block_index: dynamicIndex };
+    const kwargsFor = (b: BlockConfig) => ({
+      ...buildKwargs({
         globalVariables: pipeline.variables as Record<string, unknown> | undefined,
         triggerVariables: input.schedule?.variables ?? null,
         runVariables: run.variables,
@@ -101,11 +128,10 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
         triggerName: input.schedule?.name ?? null,
         env: 'prod',
         intervalVariables,
-      });
-    const upstream = (block.upstream_blocks ?? []).map((u) => ({
-      blockUuid: u,
-      variablesDir: blockVariablesDir(project.dataDir, pipeline.uuid, partition, u),
-    }));
+      }),
+      ...dynamicKwargs,
+    });
+    const upstream = inputs.upstream;
     const request = (b: BlockConfig, mode: BlockMode, extra: Partial<BlockRunRequest> = {}): BlockRunRequest => ({
       ...blockRequestFields(project, pipeline.uuid, b, blockFilePath(project, b), mode),
       upstream,
@@ -176,6 +202,7 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
     const error = result && !result.ok ? result.error : undefined;
     return { status: 'failed', metrics: error ? errorMetrics(error) : undefined, errorMessage: error?.message };
   } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     await log.close();
   }
 }

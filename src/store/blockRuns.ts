@@ -3,7 +3,7 @@ import { sql, type Kysely, type SelectQueryBuilder, type Selectable } from 'kyse
 import { definedOnly, parseJson, toJson, type JsonObject } from './codec.js';
 import type { BlockRunTable, Database } from './schema.js';
 import { dbTime, nowDbTime, type DbTime, type TimeInput } from './time.js';
-import { affected, paged, type ListResult, type Page, type SortDirection } from './tx.js';
+import { affected, inTransaction, paged, type ListResult, type Page, type SortDirection } from './tx.js';
 
 export const BLOCK_RUN_STATUSES = [
   'initial',
@@ -190,6 +190,45 @@ export class BlockRunsRepo {
       .where('status', 'in', from)
       .executeTakeFirst();
     return affected(r) === 1;
+  }
+
+  /**
+   * A dynamic block's run finishing: the guarded transition of `id` (as `transition`) and, only if it won, the
+   * block runs it spawns (status `initial`, with their metrics), in ONE transaction, so the run is never seen
+   * completed without its children (the planner would end the pipeline run) nor children created twice by two
+   * racing writers. Children whose uuid the pipeline run already has are not created again (Mage's
+   * skip_if_exists, e.g. after retry_blocks). Returns whether the transition won.
+   */
+  async transitionWithChildren(
+    id: number,
+    from: readonly BlockRunStatus[],
+    to: BlockRunStatus,
+    patch: BlockRunPatch,
+    children: ReadonlyArray<{ block_uuid: string; metrics: JsonObject }>,
+  ): Promise<boolean> {
+    // Nothing to spawn (every block but a completed dynamic one): the plain one-statement transition.
+    if (children.length === 0) return this.transition(id, from, to, patch);
+    checkStatus(to);
+    if (from.length === 0) return false;
+    return inTransaction(this.db, async (trx) => {
+      const r = await trx
+        .updateTable('block_run')
+        .set({ ...toColumns(patch), status: to, updated_at: nowDbTime() })
+        .where('id', '=', id)
+        .where('status', 'in', from)
+        .returning(['pipeline_run_id'])
+        .executeTakeFirst();
+      if (!r) return false;
+      const existing = await trx.selectFrom('block_run').select('block_uuid').where('pipeline_run_id', '=', r.pipeline_run_id).execute();
+      const have = new Set(existing.map((e) => e.block_uuid));
+      const now = nowDbTime();
+      const rows = children
+        .filter((c) => !have.has(c.block_uuid))
+        .map((c) => ({ pipeline_run_id: r.pipeline_run_id, block_uuid: c.block_uuid, status: 'initial', metrics: toJson(c.metrics), created_at: now, updated_at: now }));
+      // In slices: one INSERT binds 7 values a row, and SQLite caps the bound values of a statement.
+      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('block_run').values(rows.slice(i, i + 500)).execute();
+      return true;
+    });
   }
 
   /** The guarded transition for every block run of a pipeline run (e.g. cancel). Returns how many moved. */

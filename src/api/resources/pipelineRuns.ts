@@ -204,7 +204,9 @@ export default async function pipelineRunRoutes(app: App, ctx: AppContext): Prom
         }
         if (body.from_block_uuid) {
           const blockRuns = await ctx.store.blockRuns.listForRun(run.id);
-          if (!blockRuns.some((b) => b.block_uuid === body.from_block_uuid)) throw notFound(`Block ${body.from_block_uuid} has no block run in pipeline run ${run.id}.`);
+          // A block under a dynamic block has its runs as `<block>:<item>` (Mage's dynamic children).
+          const from = body.from_block_uuid;
+          if (!blockRuns.some((b) => b.block_uuid === from || b.block_uuid.startsWith(`${from}:`))) throw notFound(`Block ${body.from_block_uuid} has no block run in pipeline run ${run.id}.`);
         }
         try {
           await engine().retryBlocks(run.id, body.from_block_uuid);
