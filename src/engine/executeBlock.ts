@@ -7,7 +7,7 @@ import type { Store } from '../store/db.js';
 import type { PipelineRunRow } from '../store/pipelineRuns.js';
 import type { ScheduleRow } from '../store/schedules.js';
 import type { BlockConfig, PipelineConfig } from '../project/pipeline.js';
-import { blockFilePath } from '../project/blocks.js';
+import { blockFileProblem, blockFilePath } from '../project/blocks.js';
 import type { RuntimeRegistry } from '../runtimes/registry.js';
 import type { BlockErrorInfo, BlockLanguage, BlockMode, BlockRunRequest, BlockRunResult } from '../runtimes/types.js';
 import { blockVariablesDir, executionPartition } from '../variables/layout.js';
@@ -126,7 +126,8 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
         configuration: (b.configuration ?? {}) as Record<string, unknown>,
         repoPath: project.root,
         triggerName: input.schedule?.name ?? null,
-        env: 'prod',
+        // Mage: `prod` in triggered runs; a run without a trigger (`blockflow run`, as `mage run`) gets get_env().
+        env: input.schedule ? 'prod' : undefined,
         intervalVariables,
       }),
       ...dynamicKwargs,
@@ -145,6 +146,13 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
       ...extra,
     });
     const runtimeFor = async (b: BlockConfig) => input.runtimes.get(b.language as BlockLanguage);
+
+    // A block whose file is missing fails with the message the API shows for it, naming the block and the key.
+    const fileProblem = blockFileProblem(project, block);
+    if (fileProblem) {
+      log.error(fileProblem.message);
+      return { status: 'failed', metrics: { error: { error: fileProblem.message, errors: [], message: fileProblem.message, type: fileProblem.error } }, errorMessage: fileProblem.message };
+    }
 
     // Conditions: every conditional block attached to this block must say true.
     for (const uuid of block.conditional_blocks ?? []) {

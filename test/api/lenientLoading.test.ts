@@ -247,7 +247,8 @@ for (const dialect of DIALECTS) {
     });
 
     test('the 2022 pipeline runs to completion; a triggered run has env prod, as Mage', async () => {
-      const run = await engine.createRun({ pipelineUuid: 'legacy_etl', variables: {} });
+      const schedule = await t.server.ctx.store.schedules.create({ name: 'legacy', pipeline_uuid: 'legacy_etl', schedule_type: 'api' });
+      const run = await engine.createRun({ pipelineUuid: 'legacy_etl', variables: {}, scheduleId: schedule.id });
       assert.equal(await engine.waitForRun(run.id), 'completed');
       const detail = await api('GET', `/api/pipeline_runs/${run.id}`);
       assert.equal(detail.body.pipeline_run.status, 'completed');
@@ -322,7 +323,7 @@ for (const dialect of DIALECTS) {
       assert.equal(blockRuns[0].status, 'failed');
       // The run detail holds the block runs with their metrics, where the error is.
       const detail = (await api('GET', `/api/pipeline_runs/${run.id}`)).body.pipeline_run;
-      assert.match(JSON.stringify(detail.block_runs[0].metrics), /No such file or directory: .*custom\/gone\.py/);
+      assert.match(JSON.stringify(detail.block_runs[0].metrics), /Block gone: its file custom\/gone\.py does not exist in the project \(configuration.file_source.path is/);
     });
   });
 }

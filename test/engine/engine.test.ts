@@ -18,6 +18,7 @@ import { blockVariablesDir } from '../../src/variables/layout.js';
 import { readOutputs, readOutputSummaries } from '../../src/variables/read.js';
 import { buildProject, py, usePreparedPython, writePipeline } from './projectBuilder.js';
 import { waitFor } from '../helpers/wait.js';
+import { mageEnv } from '../../src/engine/kwargs.js';
 
 usePreparedPython();
 
@@ -347,7 +348,8 @@ describe('run engine', () => {
     assert.equal(v.only_global, 'g');
     assert.match(String(v.ds), /^\d{4}-\d{2}-\d{2}$/);
     assert.match(String(v.hr), /^\d{2}$/);
-    assert.equal(v.env, 'prod');
+    // A run without a trigger (as `blockflow run`) gets Mage's get_env(); triggered runs get `prod`.
+    assert.equal(v.env, mageEnv());
     assert.equal(v.pipeline_uuid, 'kwargs_check');
     assert.equal(v.block_uuid, 'show');
     assert.equal(v.pipeline_run_id, r.id);
