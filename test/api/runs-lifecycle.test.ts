@@ -98,6 +98,15 @@ for (const dialect of DIALECTS) {
 
       const byStatus = await api('GET', '/api/pipeline_runs?status[]=completed&pipeline_uuid[]=etl&order_by[]=id%20asc&include_pipeline_uuids=true');
       assert.deepEqual(byStatus.body.pipeline_runs.map((r: { id: number }) => r.id), [first, second]);
+
+      // As Mage's BlockRunResource: /api/block_runs without order_by is newest started first; a run's own list
+      // (/api/pipeline_runs/{id}/block_runs) keeps creation order.
+      const newest = await api('GET', `/api/block_runs?pipeline_run_id=${second}`);
+      const started = newest.body.block_runs.map((b: { started_at: string }) => b.started_at);
+      assert.deepEqual(started, [...started].sort().reverse());
+      const own = await api('GET', `/api/pipeline_runs/${second}/block_runs`);
+      const ids = own.body.block_runs.map((b: { id: number }) => b.id);
+      assert.deepEqual(ids, [...ids].sort((a: number, b: number) => a - b));
       assert.ok(byStatus.body.metadata.pipeline_uuids.includes('etl'));
       const none = await api('GET', '/api/pipeline_runs?pipeline_uuid=etl&status=failed');
       assert.equal(none.body.metadata.count, 0);

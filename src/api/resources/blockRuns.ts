@@ -18,6 +18,7 @@ import { BLOCK_RUN_STATUSES, type BlockRunStatus } from '../../engine/statuses.j
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
 const ORDERABLE = ['id', 'created_at', 'started_at', 'completed_at', 'block_uuid', 'status'] as const;
+const MAGE_DEFAULT_ORDER = (['started_at', 'created_at', 'completed_at'] as const).map((column) => ({ column, direction: 'desc' as const }));
 
 export default async function blockRunRoutes(app: App, ctx: AppContext): Promise<void> {
   const list = async (rawQuery: unknown, pipelineRunId?: number) => {
@@ -34,6 +35,9 @@ export default async function blockRunRoutes(app: App, ctx: AppContext): Promise
       if (!(ORDERABLE as readonly string[]).includes(column)) throw badRequest(`Cannot order block runs by "${column}"; use one of ${ORDERABLE.join(', ')}.`);
       return { column: column as (typeof ORDERABLE)[number], direction: dir.toLowerCase() === 'desc' ? ('desc' as const) : ('asc' as const) };
     });
+    // Mage's BlockRunResource: the top-level list without order_by is newest first (started_at, created_at,
+    // completed_at, each descending); a run's own block runs keep creation order.
+    if (order.length === 0 && pipelineRunId === undefined) order.push(...MAGE_DEFAULT_ORDER);
     const { rows, count } = await ctx.store.blockRuns.list({
       pipelineRunId: runFilter,
       pipelineUuid: firstString(q, 'pipeline_uuid'),
