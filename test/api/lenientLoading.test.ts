@@ -11,7 +11,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +23,12 @@ import { loadProject } from '../../src/project/projectConfig.js';
 import { blockFilePath, blockFileProblem } from '../../src/project/blocks.js';
 import { buildKwargs, mageEnv } from '../../src/engine/kwargs.js';
 import { usePreparedPython } from '../engine/projectBuilder.js';
+import { runCli } from '../helpers/cli.js';
 
 usePreparedPython();
 
 const NO_METADATA = fileURLToPath(new URL('../fixtures/mage_no_metadata', import.meta.url));
 const MULTI_PROJECT = fileURLToPath(new URL('../fixtures/mage_multi_project', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A copy of the multi-project fixture that keeps its folder names (block paths name them). Returns proj_a. */
 function copyMultiProject(): { base: string; projA: string } {
@@ -95,20 +94,6 @@ async function outputOf(t: TestServer, runId: number, blockUuid: string): Promis
   return res.body.outputs;
 }
 
-function runCli(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], {
-      cwd: REPO,
-      env: { ...process.env, CI: '1', MAGE_DATA_DIR: dataDir, MAGE_DATABASE_CONNECTION_URL: '', DATABASE_URL: '', ENV: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every file under `dir` whose name is `name`, as absolute paths. */
 function filesNamed(dir: string, name: string): string[] {
@@ -342,24 +327,24 @@ describe('blockflow run on such projects', () => {
 
   test('a folder without metadata.yaml runs its 2022 pipeline to completion', async () => {
     const dataDir = join(base, 'data-no-metadata');
-    const r = await runCli([noMetadata, 'legacy_etl'], dataDir);
+    const r = await runCli([noMetadata, 'legacy_etl'], { MAGE_DATA_DIR: dataDir, ENV: '' });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (const block of ['load_numbers', 'double_numbers', 'report']) assert.match(r.stdout, new RegExp(`✔ ${block} completed`));
     const [log] = filesNamed(join(dataDir, 'mage_no_metadata', 'pipelines', 'legacy_etl', '.logs'), 'report.log');
     assert.ok(log, 'report.log is written');
     assert.match(readFileSync(log, 'utf8'), /report doubled=\[2, 4, 6\]/);
-    assert.equal((await runCli([noMetadata, 'name_only'], dataDir)).code, 0);
+    assert.equal((await runCli([noMetadata, 'name_only'], { MAGE_DATA_DIR: dataDir, ENV: '' })).code, 0);
   });
 
   test('prefixed block paths run; a missing block file fails the run naming the file', async () => {
     const dataDir = join(base, 'data-multi');
-    const ok = await runCli([projA, 'prefixed'], dataDir);
+    const ok = await runCli([projA, 'prefixed'], { MAGE_DATA_DIR: dataDir, ENV: '' });
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     for (const block of ['load', 'shape', 'finder', 'save']) assert.match(ok.stdout, new RegExp(`✔ ${block} completed`));
     const [log] = filesNamed(join(dataDir, 'proj_a', 'pipelines', 'prefixed', '.logs'), 'save.log');
     assert.match(readFileSync(log, 'utf8'), /saved 2 rows: .*'shaped': True, 'found': True/);
 
-    const broken = await runCli([projA, 'broken_paths'], dataDir);
+    const broken = await runCli([projA, 'broken_paths'], { MAGE_DATA_DIR: dataDir, ENV: '' });
     assert.equal(broken.code, 1, broken.stdout + broken.stderr);
     // Both blocks start together; whichever fails first fails the run and the other may be cancelled, so the CLI
     // shows at least one of the two messages, each naming its block and its configuration key.

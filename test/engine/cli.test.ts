@@ -4,29 +4,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildProject, py, usePreparedPython } from './projectBuilder.js';
+import { runCli } from '../helpers/cli.js';
 
 usePreparedPython();
 
-const REPO = new URL('../..', import.meta.url).pathname;
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], {
-      cwd: REPO,
-      env: { ...process.env, CI: '1', MAGE_DATA_DIR: '', MAGE_DATABASE_CONNECTION_URL: '', DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('blockflow run', () => {
   let root: string;

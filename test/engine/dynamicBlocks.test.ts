@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +18,11 @@ import { runPartition } from '../../src/engine/executeBlock.js';
 import { blockVariablesDir } from '../../src/variables/layout.js';
 import { readOutputs } from '../../src/variables/read.js';
 import { usePreparedPython } from './projectBuilder.js';
+import { runCli } from '../helpers/cli.js';
 
 usePreparedPython();
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/mage_dynamic', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 for (const dialect of DIALECTS) {
   describe(`dynamic blocks over HTTP (${dialect})`, () => {
@@ -201,20 +200,6 @@ describe('dynamic blocks through blockflow run', () => {
   after(() => {
     rmSync(base, { recursive: true, force: true });
   });
-  const runCli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args], {
-        cwd: REPO,
-        env: { ...process.env, CI: '1', MAGE_DATA_DIR: '', MAGE_DATABASE_CONNECTION_URL: '', DATABASE_URL: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-
   test('a nested dynamic pipeline completes, each child shown by its uuid', async () => {
     const r = await runCli([join(base, 'project'), 'dynamic_nested']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
