@@ -65,40 +65,6 @@ function isInside(parent: string, child: string): boolean {
 /** How many dangling symlinks are followed before giving up (a loop of links). */
 const MAX_LINK_HOPS = 40;
 
-/**
- * The realpath of `absPath`, or of its deepest existing ancestor when it does not exist yet. A dangling
- * symlink on the way is judged by where it points, since creating the file would create it there.
- */
-function realpathOfDeepestExisting(absPath: string): string {
-  let current = absPath;
-  let hops = 0;
-  for (;;) {
-    let isLink = false;
-    let exists = false;
-    try {
-      isLink = lstatSync(current).isSymbolicLink();
-      exists = true;
-    } catch {
-      exists = false;
-    }
-    if (exists) {
-      try {
-        return realpathSync(current);
-      } catch {
-        if (isLink && hops < MAX_LINK_HOPS) {
-          hops += 1;
-          current = resolve(dirname(current), readlinkSync(current));
-          continue;
-        }
-        throw new PathRefusedError('unresolvable', `Path ${JSON.stringify(absPath)} cannot be resolved (symlink loop?).`);
-      }
-    }
-    const parent = dirname(current);
-    if (parent === current) return current;
-    current = parent;
-  }
-}
-
 function realRoot(root: string): string {
   if (!existsSync(root)) {
     throw new PathRefusedError('root_missing', `Project root ${root} does not exist.`);
@@ -118,7 +84,7 @@ export function assertUnderRoot(root: string, absPath: string): void {
     throw new PathRefusedError('nul_byte', `Path ${JSON.stringify(absPath)} contains a NUL byte.`);
   }
   const rootReal = realRoot(root);
-  const real = realpathOfDeepestExisting(absPath);
+  const real = realpathLoose(absPath);
   if (!isInside(rootReal, real)) {
     throw new PathRefusedError(
       'outside_root',
@@ -220,8 +186,9 @@ export function joinUnderRoot(root: string, ...parts: Array<string | PathPart>):
 }
 
 /**
- * `absPath` with every symlink on the way followed, dangling ones included (judged by where they point); the
- * part below the deepest existing folder is kept as written. Used to see where a path really lands.
+ * `absPath` with every symlink on the way followed, dangling ones included (judged by where they point, since
+ * creating the file would create it there); the part below the deepest existing folder is kept as written. Used
+ * to see where a path really lands. A loop of links throws PathRefusedError.
  */
 export function realpathLoose(absPath: string): string {
   let current = resolve(absPath);
@@ -244,7 +211,7 @@ export function realpathLoose(absPath: string): string {
           current = resolve(dirname(current), readlinkSync(current));
           continue;
         }
-        return join(current, ...rest);
+        throw new PathRefusedError('unresolvable', `Path ${JSON.stringify(absPath)} cannot be resolved (symlink loop?).`);
       }
     }
     const parent = dirname(current);
@@ -260,5 +227,5 @@ export function realpathLoose(absPath: string): string {
  */
 export function isUnderRoot(root: string, absPath: string): boolean {
   if (!existsSync(root)) return false;
-  return isInside(realpathSync(root), realpathOfDeepestExisting(resolve(absPath)));
+  return isInside(realpathSync(root), realpathLoose(absPath));
 }
