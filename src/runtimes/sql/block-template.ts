@@ -4,8 +4,7 @@
  * upstream table names (`df_1`..., the upstream block uuids, and `{{ '<uuid>' }}`).
  */
 import type { BlockRunRequest } from '../types.js';
-import { resolveSecret } from './io-config.js';
-import { jsonValue } from './json-value.js';
+import { mageTemplateHelpers } from './io-config.js';
 import { PyDatetime } from './py-values.js';
 import type { TemplateScope } from './template.js';
 
@@ -88,13 +87,7 @@ export function blockTemplateScope(request: BlockRunRequest, options: BlockTempl
         if (!fn) throw new Error(`parse function ${JSON.stringify(parse)} is not supported (supported: ${Object.keys(PARSE_FUNCTIONS).join(', ')})`);
         return fn(value);
       },
-      env_var: (name: unknown, fallback?: unknown) => options.env[String(name)] ?? (fallback === undefined ? '' : fallback),
-      json_value: jsonValue,
-      mage_secret_var: async (name: unknown) => {
-        const value = await resolveSecret(request.getSecret, String(name));
-        options.secrets?.add(value);
-        return value;
-      },
+      ...mageTemplateHelpers({ env: options.env, getSecret: request.getSecret, secrets: options.secrets }),
       aws_secret_var: unsupported('AWS Secrets Manager'),
       azure_secret_var: unsupported('Azure Key Vault'),
     },

@@ -55,16 +55,21 @@ export async function loadIoConfigProfile(ctx: IoConfigContext, profile: string)
  * renders as an empty string, or as the second argument when given.
  */
 export function ioConfigScope(ctx: IoConfigContext): TemplateScope {
+  return { names: new Map(), functions: mageTemplateHelpers(ctx) };
+}
+
+/**
+ * The helpers both io_config.yaml values and SQL blocks offer: env_var (missing: '' or the second argument),
+ * json_value, and mage_secret_var, whose every resolved value goes to `ctx.secrets` for redaction.
+ */
+export function mageTemplateHelpers(ctx: Pick<IoConfigContext, 'env' | 'getSecret' | 'secrets'>): TemplateScope['functions'] {
   return {
-    names: new Map(),
-    functions: {
-      env_var: (name: unknown, fallback?: unknown) => ctx.env[String(name)] ?? (fallback === undefined ? '' : fallback),
-      json_value: jsonValue,
-      mage_secret_var: async (name: unknown) => {
-        const value = await resolveSecret(ctx.getSecret, String(name));
-        ctx.secrets?.add(value);
-        return value;
-      },
+    env_var: (name: unknown, fallback?: unknown) => ctx.env[String(name)] ?? (fallback === undefined ? '' : fallback),
+    json_value: jsonValue,
+    mage_secret_var: async (name: unknown) => {
+      const value = await resolveSecret(ctx.getSecret, String(name));
+      ctx.secrets?.add(value);
+      return value;
     },
   };
 }
