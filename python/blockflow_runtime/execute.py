@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import context
 from .serialize import to_json_value
-from .variables import upstream_argument, write_outputs
+from .variables import upstream_input, write_outputs
 
 RUN_KINDS = ('data_loader', 'transformer', 'data_exporter', 'custom', 'sensor')
 DATETIME_KWARGS = ('execution_date', 'interval_start_datetime', 'interval_end_datetime',
@@ -170,7 +170,7 @@ def build_args(request: Dict[str, Any]) -> List[Any]:
     inline = request.get('inlineInputs')
     if inline is not None:
         return list(inline)
-    return [upstream_argument(u['variablesDir']) for u in request.get('upstream') or []]
+    return [upstream_input(u) for u in request.get('upstream') or []]
 
 
 def _run_sensor(function: Callable, args: List[Any], kwargs: Dict[str, Any], configuration: Dict[str, Any],

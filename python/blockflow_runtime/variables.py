@@ -191,6 +191,46 @@ def upstream_argument(block_dir: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
+def upstream_input(upstream: dict) -> Any:
+    """One positional input from an UpstreamInput (src/runtimes/types.ts): a block folder, one item of a dynamic
+    upstream's item list (`item`), or the gathered outputs of a reduce (`gather`)."""
+    gather = upstream.get('gather')
+    if gather is not None:
+        return _gathered(gather)
+    item = upstream.get('item')
+    if item is not None:
+        return _item_of(read_outputs(upstream['variablesDir'])[0], int(item))
+    return upstream_argument(upstream['variablesDir'])
+
+
+def _item_of(items: Any, index: int) -> Any:
+    kind = variable_kind(items)
+    if kind in ('dataframe', 'series_pandas'):
+        return items.iloc[index].to_dict() if kind == 'dataframe' else items.iloc[index]
+    if kind == 'polars_dataframe':
+        return items.row(index, named=True)
+    return list(items)[index]
+
+
+def _gathered(block_dirs: List[str]) -> Any:
+    """Mage's reduce_output: list outputs contribute their entries; a list of DataFrames alone is concatenated."""
+    values: List[Any] = []
+    for block_dir in block_dirs:
+        for value in read_outputs(block_dir):
+            if isinstance(value, list):
+                values.extend(value)
+            else:
+                values.append(value)
+    kinds = {variable_kind(v) for v in values}
+    if values and kinds == {'dataframe'}:
+        import pandas as pd
+        return pd.concat(values, ignore_index=True)
+    if values and kinds == {'polars_dataframe'}:
+        import polars as pl
+        return pl.concat(values)
+    return values
+
+
 def _arrow_table(df: Any) -> Any:
     import pyarrow as pa
     if not all(isinstance(c, str) for c in df.columns):

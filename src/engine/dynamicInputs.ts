@@ -3,7 +3,9 @@
  * outputs, and handing a dynamic child its inputs. Python and TypeScript runtimes read each upstream from a folder
  * in Mage's layout, so the one item of a dynamic upstream, and the gathered outputs of a reduce, are put in a
  * scratch folder of that layout for the duration of the block run: upstream outputs that stay as they are
- * (any type, pickled objects too) are linked there, never copied through JSON.
+ * (any type, pickled objects too) are linked there, never copied through JSON. Item lists and reduced outputs of a
+ * type only Python reads as returned (pickles, Series, polars) go to a Python block as a folder plus an item index
+ * or a list of folders (UpstreamInput item/gather), which its runtime picks from or gathers itself.
  */
 import { mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,25 +42,21 @@ export async function readDynamicItems(runDir: string): Promise<DynamicItems> {
 }
 
 /**
- * Variables this module can read and write again unchanged: JSON (no type.json) and pandas DataFrames. Any other
- * type (joblib-pickled objects, Series, polars) would reach the next block as its JSON rendering or as another
- * type, so picking an item out of it or gathering it fails the block run naming the type instead.
+ * Whether this module can read a variable and write it again unchanged: JSON (no type.json) and pandas
+ * DataFrames. Any other type (joblib-pickled objects, Series, polars) would reach the next block as its JSON
+ * rendering or as another type, so a Python block gets it through the runtime instead (UpstreamInput item/gather),
+ * and other languages get the JSON rendering they read for any such upstream.
  */
-async function checkRewritable(varPath: string, what: string): Promise<void> {
-  if (varPath.endsWith('.json')) return;
+async function isRewritable(varPath: string): Promise<boolean> {
+  if (varPath.endsWith('.json')) return true;
   let type: unknown = null;
   try {
     type = (JSON.parse(await readFile(join(varPath, 'type.json'), 'utf8')) as { type?: unknown } | null)?.type ?? null;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
     throw error;
   }
-  if (type !== null && type !== 'dataframe') {
-    throw new Error(
-      `${what} is stored as Mage variable type ${JSON.stringify(type)}; Blockflow hands dynamic children items and reduced ` +
-        `lists only of JSON values and pandas DataFrames, so it refuses rather than pass a changed value.`,
-    );
-  }
+  return type === null || type === 'dataframe';
 }
 
 /** `output_<N>` variables of a block folder (folders or Mage's legacy `.json` files), in numeric order. */
@@ -90,7 +88,14 @@ export interface ResolvedInputs {
  * Folders for a block run's upstream inputs. `sources` come from plan.ts's upstreamSources; a run of a block with
  * no dynamic upstream gets only `outputs` sources, which are the upstream blocks' own folders as before.
  */
-export async function resolveUpstreamInputs(dataDir: string, pipelineUuid: string, partition: string, sources: readonly UpstreamSource[]): Promise<ResolvedInputs> {
+export async function resolveUpstreamInputs(
+  dataDir: string,
+  pipelineUuid: string,
+  partition: string,
+  sources: readonly UpstreamSource[],
+  /** The block is run by the Python runtime, which reads pickled variables itself (see isRewritable). */
+  pythonReader: boolean,
+): Promise<ResolvedInputs> {
   const scratch: string[] = [];
   const kwargs: Record<string, unknown> = {};
   const runDir = (runUuid: string) => blockVariablesDir(dataDir, pipelineUuid, partition, runUuid);
@@ -108,13 +113,16 @@ export async function resolveUpstreamInputs(dataDir: string, pipelineUuid: strin
       if (source.kind === 'outputs') {
         upstream.push({ blockUuid: source.blockUuid, variablesDir: runDir(source.runUuid) });
       } else if (source.kind === 'item') {
-        const dir = await newScratch();
-        await writeItem(runDir(source.runUuid), source, dir, kwargs);
-        upstream.push({ blockUuid: source.blockUuid, variablesDir: dir });
+        upstream.push(await itemInput(runDir(source.runUuid), source, newScratch, kwargs, pythonReader));
       } else {
-        const dir = await newScratch();
-        await writeGathered(source.runUuids.map(runDir), source.blockUuid, dir);
-        upstream.push({ blockUuid: source.blockUuid, variablesDir: dir });
+        const dirs = source.runUuids.map(runDir);
+        if (pythonReader && !(await allRewritable(dirs))) {
+          upstream.push({ blockUuid: source.blockUuid, variablesDir: dirs[0] ?? runDir(source.blockUuid), gather: dirs });
+        } else {
+          const dir = await newScratch();
+          await writeGathered(dirs, source.blockUuid, dir);
+          upstream.push({ blockUuid: source.blockUuid, variablesDir: dir });
+        }
       }
     }
     return { upstream, kwargs, cleanup };
@@ -124,22 +132,40 @@ export async function resolveUpstreamInputs(dataDir: string, pipelineUuid: strin
   }
 }
 
-async function writeItem(from: string, source: Extract<UpstreamSource, { kind: 'item' }>, to: string, kwargs: Record<string, unknown>): Promise<void> {
+async function allRewritable(dirs: readonly string[]): Promise<boolean> {
+  for (const dir of dirs) {
+    for (const name of await outputNames(dir)) if (!(await isRewritable(join(dir, name)))) return false; // path-checked: readdir entries
+  }
+  return true;
+}
+
+async function itemInput(
+  from: string,
+  source: Extract<UpstreamSource, { kind: 'item' }>,
+  newScratch: () => Promise<string>,
+  kwargs: Record<string, unknown>,
+  pythonReader: boolean,
+): Promise<UpstreamInput> {
   const items = await readDynamicItems(from);
   const count = items.form === 'list' ? items.items.length : items.count;
   if (source.index < 0 || source.index >= count) {
     throw new Error(`Dynamic block run ${source.runUuid} has ${count} item(s); item ${source.index} is not among them.`);
   }
+  const names = await outputNames(from);
   if (items.form === 'outputs') {
+    const to = await newScratch();
     // Each output is one item: linked as is, whatever its type.
-    const names = await outputNames(from);
     await symlink(join(from, names[source.index]), join(to, names[source.index].endsWith('.json') ? 'output_0.json' : 'output_0')); // path-checked: readdir entries
-    return;
+    return { blockUuid: source.blockUuid, variablesDir: to };
   }
-  await checkRewritable(join(from, (await outputNames(from))[0]), `The item list of dynamic block run ${source.runUuid} (output_0)`); // path-checked: a readdir entry
-  await writeOutputVariable(outputVariableDir(to, 0), items.items[source.index] as OutputValue);
   const meta = items.metadata[source.index];
   if (meta) Object.assign(kwargs, meta);
+  if (pythonReader && !(await isRewritable(join(from, names[0])))) { // path-checked: a readdir entry
+    return { blockUuid: source.blockUuid, variablesDir: from, item: source.index };
+  }
+  const to = await newScratch();
+  await writeOutputVariable(outputVariableDir(to, 0), items.items[source.index] as OutputValue);
+  return { blockUuid: source.blockUuid, variablesDir: to };
 }
 
 /**
@@ -149,7 +175,6 @@ async function writeItem(from: string, source: Extract<UpstreamSource, { kind: '
 async function writeGathered(runDirs: readonly string[], blockUuid: string, to: string): Promise<void> {
   const values: OutputValue[] = [];
   for (const dir of runDirs) {
-    for (const name of await outputNames(dir)) await checkRewritable(join(dir, name), `Output ${name} of ${dir.split('/').pop()} (reduce_output of ${blockUuid})`); // path-checked: readdir entries
     for (const value of await readOutputs(dir)) {
       if (Array.isArray(value)) values.push(...value);
       else values.push(value);

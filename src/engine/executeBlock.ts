@@ -102,6 +102,7 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
         pipeline.uuid,
         partition,
         upstreamSources({ upstream: block.upstream_blocks ?? [] }, dynamicPlanBlocks(pipeline), upstreamRuns, dynamicIndex),
+        block.language === 'python',
       );
     } catch (err) {
       // A dynamic child's item or a reduce that cannot be handed over fails this block run, in its own log.

@@ -32,6 +32,17 @@ export interface UpstreamInput {
    * A positional argument is `output_0` when there is exactly one output, else the list of outputs.
    */
   variablesDir: string;
+  /**
+   * One item of a dynamic upstream whose item list only the Python runtime reads as it was returned (a pickled
+   * list, a polars DataFrame): the input is entry `item` of output_0 in variablesDir (a row for a DataFrame).
+   */
+  item?: number;
+  /**
+   * Mage's reduce_output over outputs only the Python runtime reads as they were returned: every child run's
+   * folder, in order; the input is their outputs gathered into one list (list outputs contribute their entries,
+   * DataFrames alone are concatenated). variablesDir is then the first of them.
+   */
+  gather?: string[];
 }
 
 export interface BlockRunRequest {

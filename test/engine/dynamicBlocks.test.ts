@@ -3,7 +3,8 @@
  * `blockflow run`: a dynamic block's items spawn one block run per item downstream (`<block>:<item>`, the item
  * being the metadata's block_uuid or the index), reduce_output gathers them into one list, a dynamic child that is
  * dynamic fans out again (`<block>:<item>:<parent item>`), outputs sit in Mage's layout under the block run's uuid,
- * and Mage's dynamic blocks v2 setting fails the run naming it. The CLI runs from source (as test/engine/cli.test.ts),
+ * pickled items and reduced pickled outputs keep their Python type, and Mage's dynamic blocks v2 setting fails the
+ * run naming it. The CLI runs from source (as test/engine/cli.test.ts),
  * since bin/blockflow.mjs prefers a dist/ build that may be older than the tree.
  */
 import { after, before, describe, test } from 'node:test';
@@ -86,6 +87,21 @@ for (const dialect of DIALECTS) {
       const child = (await api('GET', `/api/block_runs/${(byUuid.get('double:1') as any).id}/outputs`)).outputs;
       assert.equal(child.length, 1);
       assert.match(JSON.stringify(child[0]), /"double"/);
+    });
+
+    test('pickled items (a list of numpy arrays) reach each child as arrays, and a reduce of pickled outputs as a list of them', async () => {
+      const run = await runPipeline('dynamic_objects');
+      assert.equal(run.status, 'completed', JSON.stringify(run));
+      assert.deepEqual(summary(run), [
+        ['matrix_loader', 'completed'],
+        ['diagonal:one', 'completed'],
+        ['diagonal:two', 'completed'],
+        ['diagonal:three', 'completed'],
+        ['stack_diagonals', 'completed'],
+      ]);
+      // Each child returned an ndarray, kept pickled in its own folder; its JSON rendering shows the values.
+      assert.deepEqual(await outputsOf('dynamic_objects', run.id, 'diagonal:two'), [[2, 2]]);
+      assert.deepEqual(await outputsOf('dynamic_objects', run.id, 'stack_diagonals'), [{ shape: [3, 2], total: 12, types: ['ndarray'] }]);
     });
 
     test('[items, metadata]: children named by the metadata, which the child also gets in kwargs', async () => {
