@@ -495,9 +495,10 @@ export class Engine extends EventEmitter {
       });
       // Whoever aborted (cancel, run timeout, retry_blocks, shutdown) owns the block run's status from here.
       if (controller.signal.aborted) return;
-      // A dynamic child keeps Mage's bookkeeping (its index, the runs it reads) in metrics beside any error.
+      // A dynamic child keeps Mage's bookkeeping (its index, the runs it reads) in metrics beside any error; an
+      // attempt's error does not outlive a later success. A finished block run has `{}` at least, as in Mage.
       const keep = dynamicBookkeeping(metrics);
-      const outcomeMetrics = outcome.metrics || keep ? { ...(keep ?? {}), ...(outcome.metrics ?? {}) } : null;
+      const outcomeMetrics = { ...(keep ?? {}), ...(outcome.metrics ?? {}) };
       const patch = { completed_at: new Date(), metrics: outcomeMetrics };
       const children = outcome.status === 'completed' ? await this.childRunsOf(runId, entry, blockUuid) : [];
       if (await this.store.blockRuns.transitionWithChildren(blockRunId, ['running'], outcome.status, patch, children)) {

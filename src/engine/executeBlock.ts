@@ -85,7 +85,8 @@ export async function executeBlockRun(input: ExecuteBlockInput): Promise<BlockRu
     : undefined;
   const log = new BlockRunLog(
     blockLogPath(project.dataDir, pipeline.uuid, partition, blockUuid),
-    { pipeline_uuid: pipeline.uuid, block_uuid: blockUuid, pipeline_run_id: run.id, block_run_id: input.blockRunId },
+    // Mage's block log tags (block_type and pipeline_schedule_id too), so log readers filter on the same keys.
+    { pipeline_uuid: pipeline.uuid, block_uuid: blockUuid, pipeline_run_id: run.id, block_run_id: input.blockRunId, block_type: block.type, pipeline_schedule_id: run.pipeline_schedule_id },
     input.blockRunId,
   );
   const cleanups: Array<() => Promise<void>> = [];

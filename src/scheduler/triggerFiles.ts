@@ -272,6 +272,9 @@ export class TriggerFileSync {
           const status = fields.status ?? 'inactive';
           await this.store.schedules.create({
             schedule_type: 'time',
+            // Mage's triggers.yaml loader gives a trigger without them empty mappings (an API-created one: null).
+            variables: {},
+            settings: {},
             ...fields,
             status,
             pipeline_uuid: uuid,

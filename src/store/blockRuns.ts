@@ -77,6 +77,16 @@ function toColumns(p: BlockRunPatch) {
   });
 }
 
+/**
+ * The columns of a status change: a block run that ends completed or failed always has metrics, `{}` when none
+ * were set (Mage's on_block_complete / on_block_failure write `block_run.metrics or {}`).
+ */
+function transitionColumns(p: BlockRunPatch, to: BlockRunStatus) {
+  const columns = toColumns(p);
+  if ((to === 'completed' || to === 'failed') && p.metrics === undefined) return { ...columns, metrics: sql<string>`coalesce(metrics, '{}')` };
+  return columns;
+}
+
 type BlockRunQuery<O> = SelectQueryBuilder<Database, 'block_run', O>;
 
 function applyFilters<O>(q: BlockRunQuery<O>, f: BlockRunListFilter): BlockRunQuery<O> {
@@ -185,7 +195,7 @@ export class BlockRunsRepo {
     if (from.length === 0) return false;
     const r = await this.db
       .updateTable('block_run')
-      .set({ ...toColumns(patch), status: to, updated_at: nowDbTime() })
+      .set({ ...transitionColumns(patch, to), status: to, updated_at: nowDbTime() })
       .where('id', '=', id)
       .where('status', 'in', from)
       .executeTakeFirst();
@@ -213,7 +223,7 @@ export class BlockRunsRepo {
     return inTransaction(this.db, async (trx) => {
       const r = await trx
         .updateTable('block_run')
-        .set({ ...toColumns(patch), status: to, updated_at: nowDbTime() })
+        .set({ ...transitionColumns(patch, to), status: to, updated_at: nowDbTime() })
         .where('id', '=', id)
         .where('status', 'in', from)
         .returning(['pipeline_run_id'])
@@ -237,7 +247,7 @@ export class BlockRunsRepo {
     if (from.length === 0) return 0;
     const r = await this.db
       .updateTable('block_run')
-      .set({ ...toColumns(patch), status: to, updated_at: nowDbTime() })
+      .set({ ...transitionColumns(patch, to), status: to, updated_at: nowDbTime() })
       .where('pipeline_run_id', '=', pipelineRunId)
       .where('status', 'in', from)
       .executeTakeFirst();

@@ -77,8 +77,10 @@ export interface ScheduleListFilter extends Page {
   /** Schedules carrying any of these tags. */
   tag?: readonly string[];
   globalDataProductUuid?: string;
-  /** Default: id descending. id descending is always the final tie-break, so pages are stable. */
+  /** Default: by id only (idDirection). id is always the final tie-break, so pages are stable. */
   orderBy?: ReadonlyArray<{ column: ScheduleOrderColumn; direction?: SortDirection }>;
+  /** Direction of the final id tie-break (default descending, Mage's order under a pipeline). */
+  idDirection?: SortDirection;
 }
 
 /** Run figures Mage's schedule list shows. */
@@ -170,7 +172,7 @@ export class SchedulesRepo {
       if (!SCHEDULE_ORDER_COLUMNS.includes(column)) throw new Error(`cannot order schedules by ${JSON.stringify(column)}`);
       q = q.orderBy(column, direction === 'desc' ? 'desc' : 'asc');
     }
-    q = q.orderBy('id', 'desc');
+    q = q.orderBy('id', filter.idDirection ?? 'desc');
     const rows = (await paged(q, filter).execute()).map(toRow);
     const { n } = await applyFilters(
       this.db.selectFrom('pipeline_schedule').select((eb) => eb.fn.countAll<number>().as('n')),

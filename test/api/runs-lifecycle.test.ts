@@ -147,6 +147,8 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(out.shape, [25, 2]);
       assert.deepEqual(out.sample_data.columns, ['id', 'name']);
       assert.equal(out.sample_data.rows.length, 5);
+      // Mage's OutputPresenter: every item has all six attributes.
+      assert.deepEqual(Object.keys(out).sort(), ['outputs', 'sample_data', 'shape', 'text_data', 'type', 'variable_uuid']);
       const json = await api('GET', `/api/block_runs/${say.id}/outputs`);
       assert.match(JSON.stringify(json.body.outputs), /hola/);
 

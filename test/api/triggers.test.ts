@@ -67,6 +67,8 @@ for (const dialect of DIALECTS) {
 
       const all = await call('GET', '/api/pipeline_schedules?schedule_type[]=time,api');
       assert.equal(all.body.metadata.count, 2);
+      // As Mage: the global list in id order, a pipeline's own triggers newest first.
+      assert.deepEqual(all.body.pipeline_schedules.map((x: any) => x.name), [s.name, 'hook']);
       for (const key of ['pipeline_runs_count', 'pipeline_in_progress_runs_count', 'last_pipeline_run_status', 'event_matchers', 'tags', 'next_pipeline_run_date']) {
         assert.ok(key in all.body.pipeline_schedules[0], key);
       }

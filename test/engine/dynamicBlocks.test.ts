@@ -89,6 +89,14 @@ for (const dialect of DIALECTS) {
       assert.match(JSON.stringify(child[0]), /"double"/);
     });
 
+    test("blocks carry Mage's computed tags: dynamic, dynamic_child, reduce_output", async () => {
+      const blocks = (await api('GET', '/api/pipelines/dynamic_list')).pipeline.blocks;
+      assert.deepEqual(
+        blocks.map((b: any) => [b.uuid, b.tags]),
+        [['list_loader', ['dynamic']], ['double', ['dynamic_child']], ['collect', ['dynamic_child', 'reduce_output']], ['summary', []]],
+      );
+    });
+
     test('pickled items (a list of numpy arrays) reach each child as arrays, and a reduce of pickled outputs as a list of them', async () => {
       const run = await runPipeline('dynamic_objects');
       assert.equal(run.status, 'completed', JSON.stringify(run));

@@ -89,7 +89,9 @@ export default async function blockRunRoutes(app: App, ctx: AppContext): Promise
       const { blockRun, run } = await loadBlockRun(request.params.id);
       const sampleCount = Math.min(Number((request.query as { sample_count?: string }).sample_count ?? 10), 1000);
       const dir = blockVariablesDir(ctx.project.dataDir, runPipelineUuid(run), runPartition(run), blockRun.block_uuid);
-      return listEnvelope('outputs', await readOutputSummaries(dir, sampleCount));
+      // Mage's OutputPresenter shows all six attributes on every item, null where the kind has none.
+      const blank = { outputs: null, sample_data: null, shape: null, text_data: null };
+      return listEnvelope('outputs', (await readOutputSummaries(dir, sampleCount)).map((item) => ({ ...blank, ...item })));
     },
   );
 

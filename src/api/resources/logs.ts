@@ -67,6 +67,7 @@ export default async function logRoutes(app: App, ctx: AppContext): Promise<void
       const blockFiles: unknown[] = [];
       const pipelineFiles: unknown[] = [];
       let totalBlock = 0;
+      const partitions = new Map<number, string>();
       for (const run of runs) {
         const partition = runPartition(run);
         let pf: Awaited<ReturnType<typeof logFile>> = null;
@@ -76,24 +77,29 @@ export default async function logRoutes(app: App, ctx: AppContext): Promise<void
           // A run whose partition (a database row) would leave the data folder is skipped, not followed.
           continue;
         }
+        partitions.set(run.id, partition);
         if (pf && !blockRunIds && !blockUuids) {
           if (pipelineFiles.length < limit) pipelineFiles.push(pf);
         }
-        for (const br of blockRuns.filter((b) => b.pipeline_run_id === run.id)) {
-          if (blockRunIds && !blockRunIds.includes(br.id)) continue;
-          if (blockUuids && !blockUuids.includes(br.block_uuid)) continue;
-          let path: string;
-          try {
-            path = blockLogPath(ctx.project.dataDir, uuid, partition, br.block_uuid);
-          } catch {
-            // A block run row whose uuid or partition would leave the data folder has no log to show.
-            continue;
-          }
-          const f = await logFile(path, `${br.block_uuid}.log`);
-          if (!f) continue;
-          totalBlock++;
-          if (blockFiles.length < limit) blockFiles.push(f);
+      }
+      // Mage lists block run logs latest started first, a block uuid also matching its dynamic children.
+      const ordered = [...blockRuns].sort((a, b) => (b.started_at ?? '').localeCompare(a.started_at ?? '') || b.id - a.id);
+      for (const br of ordered) {
+        const partition = partitions.get(br.pipeline_run_id);
+        if (partition === undefined) continue;
+        if (blockRunIds && !blockRunIds.includes(br.id)) continue;
+        if (blockUuids && !blockUuids.some((u) => br.block_uuid === u || br.block_uuid.startsWith(`${u}:`))) continue;
+        let path: string;
+        try {
+          path = blockLogPath(ctx.project.dataDir, uuid, partition, br.block_uuid);
+        } catch {
+          // A block run row whose uuid or partition would leave the data folder has no log to show.
+          continue;
         }
+        const f = await logFile(path, `${br.block_uuid}.log`);
+        if (!f) continue;
+        totalBlock++;
+        if (blockFiles.length < limit) blockFiles.push(f);
       }
       return listEnvelope('logs', [
         { block_run_logs: blockFiles, pipeline_run_logs: pipelineFiles, total_block_run_log_count: totalBlock, total_pipeline_run_log_count: pipelineFiles.length },

@@ -30,16 +30,41 @@ const BLOCK_BASE_KEYS = [
   'uuid',
 ] as const;
 
+/** A `dynamic` / `reduce_output` setting as Mage reads it (dynamic/shared.py): only a boolean counts. */
+const flag = (block: BlockConfig | undefined, key: 'dynamic' | 'reduce_output'): boolean => block?.configuration?.[key] === true;
+
+function isDynamicChild(block: BlockConfig, byUuid: ReadonlyMap<string, BlockConfig>, seen = new Set<string>()): boolean {
+  if (seen.has(block.uuid)) return false;
+  seen.add(block.uuid);
+  const parents = (block.upstream_blocks ?? []).map((u) => byUuid.get(u)).filter((b): b is BlockConfig => b !== undefined);
+  const dynamicOrChild = parents.filter((p) => flag(p, 'dynamic') || isDynamicChild(p, byUuid, seen));
+  return dynamicOrChild.length > dynamicOrChild.filter((p) => flag(p, 'reduce_output')).length;
+}
+
+/**
+ * Mage's Block.tags(): computed from the dynamic settings and replication, never read from metadata.yaml (a
+ * `tags` list saved on a block there is ignored by Mage too).
+ */
+export function mageBlockTags(block: BlockConfig, byUuid: ReadonlyMap<string, BlockConfig>): string[] {
+  const tags: string[] = [];
+  if (flag(block, 'dynamic')) tags.push('dynamic');
+  if (isDynamicChild(block, byUuid)) tags.push('dynamic_child');
+  if (flag(block, 'reduce_output')) tags.push('reduce_output');
+  if (block.replicated_block) tags.push('replica');
+  return tags;
+}
+
 export async function presentBlock(project: Project, pipeline: PipelineConfig, block: BlockConfig, view: BlockViewOptions): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const key of BLOCK_BASE_KEYS) out[key] = block[key] ?? null;
   // Computed from the statuses now, as Mage's Block.to_dict does, not the value last saved in metadata.yaml.
-  out.all_upstream_blocks_executed = allUpstreamExecuted(block, new Map(allBlocks(pipeline).map((b) => [b.uuid, b])));
+  const byUuid = new Map(allBlocks(pipeline).map((b) => [b.uuid, b]));
+  out.all_upstream_blocks_executed = allUpstreamExecuted(block, byUuid);
   for (const key of ['replicated_block', 'groups', 'extension_uuid'] as const) if (block[key] !== undefined) out[key] = block[key];
   if (view.content) {
     out.callback_blocks = block.callback_blocks ?? [];
     out.conditional_blocks = block.conditional_blocks ?? [];
-    out.tags = block.tags ?? [];
+    out.tags = mageBlockTags(block, byUuid);
     out.metadata = {};
     let content: string | null = null;
     let readError: Error | null = null;

@@ -139,7 +139,23 @@ export default async function pipelineRunRoutes(app: App, ctx: AppContext): Prom
     }
     const metadata: Record<string, unknown> = { count, next: p.limit !== undefined && p.offset + rows.length < count };
     if (flag(q, 'include_pipeline_uuids', false)) metadata.pipeline_uuids = await ctx.store.pipelineRuns.distinctPipelineUuids();
-    return listEnvelope('pipeline_runs', await presentRuns(ctx, rows), metadata);
+    // Mage's list format always has pipeline_type and pipeline_tags, null unless asked for with
+    // include_pipeline_type / include_pipeline_tags.
+    const withType = flag(q, 'include_pipeline_type', false);
+    const withTags = flag(q, 'include_pipeline_tags', false);
+    const pipelineOf = (uuid: string) => {
+      try {
+        return engine().pipelines.get(uuid);
+      } catch (error) {
+        if (error instanceof PipelineNotFoundError) return undefined;
+        throw error;
+      }
+    };
+    const presented = (await presentRuns(ctx, rows)).map((run) => {
+      const pipeline = (withType || withTags) && run.pipeline_uuid ? pipelineOf(run.pipeline_uuid) : undefined;
+      return { ...run, pipeline_type: withType ? (pipeline?.type ?? null) : null, pipeline_tags: withTags ? (pipeline?.tags ?? []) : null };
+    });
+    return listEnvelope('pipeline_runs', presented, metadata);
   };
 
   app.get('/api/pipeline_runs', { config: { resource: 'pipeline_runs', action: 'list' }, schema: { tags: ['pipeline_runs'], summary: 'List pipeline runs.', querystring: listQuery } }, async (request) =>

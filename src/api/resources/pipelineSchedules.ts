@@ -122,10 +122,6 @@ export function nextRunDate(s: ScheduleRow, now = new Date()): string | null {
 
 /** A matcher as Mage's `EventMatcher.to_dict()`. */
 /** null for an absent or empty mapping, the mapping otherwise. */
-function emptyAsNull(value: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
-  return value && Object.keys(value).length > 0 ? value : null;
-}
-
 export function presentMatcher(m: EventMatcherRow) {
   return { id: m.id, created_at: m.created_at, updated_at: m.updated_at, event_type: m.event_type, name: m.name, pattern: m.pattern ?? {}, repo_path: m.repo_path };
 }
@@ -158,12 +154,12 @@ export async function presentSchedules(ctx: AppContext, rows: ScheduleRow[], opt
     schedule_interval: s.schedule_interval,
     status: s.status,
     last_enabled_at: s.last_enabled_at,
-    // Mage shows a trigger created without variables or settings with null, not {} (checked against mage-ai 0.9.80).
-    variables: emptyAsNull(s.variables),
+    // As stored, as Mage: null for a trigger created through the API without them, {} from triggers.yaml.
+    variables: s.variables,
     sla: s.sla,
     token: null as string | null,
     repo_path: s.repo_path,
-    settings: emptyAsNull(s.settings),
+    settings: s.settings,
     global_data_product_uuid: s.global_data_product_uuid,
     timezone: s.timezone,
     catch_up_policy: s.catch_up_policy ?? 'none',
@@ -244,6 +240,8 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
       tag: stringList(q, 'tag'),
       globalDataProductUuid: firstString(q, 'global_data_product_uuid'),
       orderBy: order,
+      // Mage orders a pipeline's triggers newest first; the global list has no order, which reads as id order.
+      idDirection: pipelineUuid === undefined ? 'asc' : 'desc',
       limit: p.limit,
       offset: p.offset,
     });
@@ -311,9 +309,9 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
           start_time: startTime ?? null,
           status,
           last_enabled_at: status === 'active' ? new Date() : null,
-          variables: input.variables ?? {},
+          variables: input.variables ?? null,
           sla: input.sla ?? null,
-          settings: input.settings ?? {},
+          settings: input.settings ?? null,
           global_data_product_uuid: input.global_data_product_uuid ?? null,
           timezone,
           catch_up_policy: input.catch_up_policy ?? null,
@@ -386,7 +384,7 @@ export default async function pipelineScheduleRoutes(app: App, ctx: AppContext):
           ...(enabling ? { last_enabled_at: new Date() } : {}),
           ...(input.variables !== undefined ? { variables: input.variables ?? {} } : {}),
           sla: merged.sla,
-          settings: merged.settings ?? {},
+          settings: merged.settings,
           ...(input.global_data_product_uuid !== undefined ? { global_data_product_uuid: input.global_data_product_uuid } : {}),
           timezone: input.timezone !== undefined ? timezone : current.timezone,
           catch_up_policy: merged.catch_up_policy,

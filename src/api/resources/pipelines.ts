@@ -177,7 +177,8 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
         return 0;
       });
       const { page, count, next } = pageList(entries, p);
-      return listEnvelope('pipelines', page.map((e) => e.item), { count, results: page.length, next });
+      // Mage's PipelineResource computes `next` as `limit and ...`: null when no _limit was asked for.
+      return listEnvelope('pipelines', page.map((e) => e.item), { count, results: page.length, next: p.limit === undefined ? null : next });
     },
   );
 
@@ -282,7 +283,8 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       const pipeline = await mapProjectErrors(() => loadPipeline(project, request.params.uuid));
       const presented = await presentPipeline(project, pipeline, { content: false, outputs: false, extensions: true });
       await mapProjectErrors(() => deletePipeline(project, pipeline.uuid));
-      return itemEnvelope('pipeline', presented);
+      // Mage presents the pipeline after removing its folder: updated_at (its metadata.yaml's mtime) is null.
+      return itemEnvelope('pipeline', { ...presented, updated_at: null });
     },
   );
 
