@@ -2,12 +2,14 @@
  * The long-lived services of a cluster server, started after the store and stopped before it. Each service
  * registers itself on `ctx.services` under a fixed name so resource modules can find it:
  * `engine` (run engine), `runtimes` (warm block runtimes), `secrets` (secret resolver), `scheduler` (triggers,
- * see src/scheduler/service.ts).
+ * see src/scheduler/service.ts), `executions` (the notebook's interactive executions, src/executions/service.ts).
  */
 import type { AppContext } from '../api/context.js';
 import { createEngineStack } from '../engine/stack.js';
 import { SchedulerService } from '../scheduler/service.js';
 import { attachNotifier } from '../notifications/notifier.js';
+import { ExecutionService } from '../executions/service.js';
+import { executionSettingsFromEnv } from '../executions/settings.js';
 
 export interface Services {
   close(): Promise<void>;
@@ -28,11 +30,22 @@ export interface ServiceOptions {
 
 export async function startServices(ctx: AppContext, options: ServiceOptions): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
+  // Read first: a bad value fails the start before anything is running.
+  const executionSettings = executionSettingsFromEnv(options.env ?? process.env);
   const stack = await createEngineStack({ project: ctx.project, store: ctx.store, instanceId: ctx.settings.instanceId, keysDir: options.keysDir, env: options.env });
   stops.push(() => stack.close());
   ctx.services.engine = stack.engine;
   ctx.services.runtimes = stack.runtimes;
   ctx.services.secrets = stack.secrets;
+  // Stopped before the runtimes (stops run in reverse), so running executions are interrupted while they can be.
+  const executions = new ExecutionService({
+    project: ctx.project,
+    runtimes: stack.runtimes,
+    getSecret: (name) => stack.secrets.get(name),
+    settings: executionSettings,
+  });
+  stops.push(() => executions.close());
+  ctx.services.executions = executions;
   if (options.warmRuntimes ?? (options.env ?? process.env).BLOCKFLOW_WARM_RUNTIMES !== '0') {
     stack.runtimes.warmInBackground(['typescript', 'python', 'sql'], (language, err) => {
       process.stderr.write(`[runtimes] ${language} runtime failed to start: ${(err as Error).message}\n`);

@@ -11,6 +11,7 @@ import { itemEnvelope, listEnvelope } from '../envelope.js';
 import { flag, pageList, paging, splitMageQuery, stringList } from '../query.js';
 import { mapProjectErrors } from '../projectErrors.js';
 import { presentBlock } from './pipelinePresenter.js';
+import { blockEtag, checkIfMatch, sendEtag } from './pipelines.js';
 import { allBlocks, findBlock, loadPipeline } from '../../project/pipeline.js';
 import { addBlock, removeBlock, updateBlock, writeBlockContent, BLOCK_LANGUAGES, BLOCK_TYPES, BLOCK_COLORS, BlockNotFoundError } from '../../project/blocks.js';
 
@@ -129,9 +130,10 @@ export default async function blockRoutes(app: App, ctx: AppContext): Promise<vo
   app.get(
     '/api/pipelines/:uuid/blocks/*',
     { config: { resource: 'blocks', action: 'detail' }, schema: { tags: ['blocks'], summary: 'One block with its content and outputs.', params: BlockParams, querystring: Type.Object({}, { additionalProperties: true }) } },
-    async (request) => {
+    async (request, reply) => {
       const q = splitMageQuery(request.query as Record<string, unknown>);
       const { pipeline, block } = await blockOf(request.params.uuid, request.params['*']);
+      sendEtag(reply, blockEtag(project, block));
       return itemEnvelope('block', await presentBlock(project, pipeline, block, { content: true, outputs: flag(q, 'include_outputs', true) }));
     },
   );
@@ -170,14 +172,17 @@ export default async function blockRoutes(app: App, ctx: AppContext): Promise<vo
   app.put(
     '/api/pipelines/:uuid/blocks/*',
     { config: { resource: 'blocks', action: 'update' }, schema: { tags: ['blocks'], summary: 'Update a block (rename, links, configuration, content).', params: BlockParams, body: BlockUpdate } },
-    async (request) => {
+    async (request, reply) => {
       const { pipeline, block } = await blockOf(request.params.uuid, request.params['*']);
       const { content, uuid: _ignored, ...patch } = request.body.block;
       const updated = await editWithLinks(() => {
+        // If-Match: the block file as it was loaded; checked in the same synchronous step as the writes.
+        checkIfMatch(request, blockEtag(project, block), `Block ${block.uuid} of pipeline ${pipeline.uuid}`);
         const b = updateBlock(project, pipeline, block.uuid, patch);
         if (content !== undefined) writeBlockContent(project, b, content);
         return b;
       });
+      sendEtag(reply, blockEtag(project, updated));
       return itemEnvelope('block', await presentBlock(project, pipeline, updated, { content: true, outputs: false }));
     },
   );

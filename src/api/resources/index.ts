@@ -20,6 +20,7 @@ import backfillRoutes from './backfills.js';
 import schedulerRoutes from './schedulers.js';
 import pipelineTriggerRoutes from './pipelineTriggers.js';
 import runRoutes from './runs.js';
+import executionRoutes from './executions.js';
 
 export type ResourceModule = (app: App, ctx: AppContext) => Promise<void>;
 
@@ -43,4 +44,5 @@ export const resourceModules: ResourceModule[] = [
   schedulerRoutes,
   pipelineTriggerRoutes,
   runRoutes,
+  executionRoutes,
 ];

@@ -2,20 +2,25 @@
  * `pipelines` (mage-api.md §3.1): list with filters and ordering, detail with block content and outputs,
  * create, update (rename, fields, `?update_content=true`, status side effects), delete.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../app.js';
 import type { AppContext } from '../context.js';
-import { badRequest } from '../errors.js';
+import { ApiError, badRequest } from '../errors.js';
 import { itemEnvelope, listEnvelope } from '../envelope.js';
 import { firstString, flag, orderBy, pageList, paging, splitMageQuery, stringList } from '../query.js';
 import { mapProjectErrors } from '../projectErrors.js';
 import { presentPipeline, type PipelineViewOptions } from './pipelinePresenter.js';
 import {
   BLOCK_COLLECTIONS,
+  allBlocks,
   createPipeline,
   deletePipeline,
   listPipelineUuids,
   loadPipeline,
+  pipelineConfigPath,
   pipelineExists,
   PipelineExistsError,
   savePipeline,
@@ -24,7 +29,8 @@ import {
 import { checkNameBytes, cleanName } from '../../project/names.js';
 import { PIPELINE_TYPES } from '../../project/blockTypes.js';
 import type { Project } from '../../project/projectConfig.js';
-import { applyPipelineUpdate } from '../../project/blocks.js';
+import { applyPipelineUpdate, readBlockContent } from '../../project/blocks.js';
+import type { BlockConfig } from '../../project/pipeline.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ScheduleRow } from '../../store/schedules.js';
 import type { SchedulerService } from '../../scheduler/service.js';
@@ -83,6 +89,57 @@ const PipelineUpdate = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/*
+ * Save with a version check ("no silent overwrite across tabs"): GET of a pipeline or block answers an `ETag`
+ * that hashes its saved content; a PUT with `If-Match` proceeds only while that content is unchanged, else 409
+ * and nothing is written. Without If-Match a PUT behaves as before (Mage's clients send none).
+ */
+
+/** A block file's text as hashed; a missing or refused file hashes as such, not as empty text. */
+function hashedBlockContent(project: Project, block: BlockConfig): string {
+  try {
+    return readBlockContent(project, block) ?? '\u0000missing';
+  } catch {
+    return '\u0000refused';
+  }
+}
+
+const etagOf = (hash: ReturnType<typeof createHash>) => `"${hash.digest('base64url').slice(0, 32)}"`;
+
+/** The pipeline's version: metadata.yaml and every block file (blocks, callbacks, conditionals, widgets). */
+export function pipelineEtag(project: Project, pipeline: PipelineConfig): string {
+  const hash = createHash('sha256').update(readFileSync(pipelineConfigPath(project, pipeline.uuid)));
+  for (const block of allBlocks(pipeline)) hash.update(`\u0000${block.uuid}\u0000`).update(hashedBlockContent(project, block));
+  return etagOf(hash);
+}
+
+/** A block's version: its file. */
+export function blockEtag(project: Project, block: BlockConfig): string {
+  return etagOf(createHash('sha256').update(hashedBlockContent(project, block)));
+}
+
+/** Sends `etag`, readable by cross-origin clients too. */
+export function sendEtag(reply: FastifyReply, etag: string): void {
+  reply.header('etag', etag);
+  reply.header('access-control-expose-headers', 'ETag');
+}
+
+/**
+ * 409 unless the request has no If-Match, `If-Match: *`, or one of its tags is `current` (a `W/` prefix, which
+ * proxies add when they compress, is ignored).
+ */
+export function checkIfMatch(request: FastifyRequest, current: string, what: string): void {
+  const header = request.headers['if-match'];
+  if (header === undefined) return;
+  const tags = (Array.isArray(header) ? header.join(',') : header).split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean);
+  if (tags.includes('*') || tags.includes(current)) return;
+  throw new ApiError(
+    409,
+    'version_conflict',
+    `${what} was changed since it was loaded (If-Match ${tags.join(', ') || '(empty)'}, current version ${current}); nothing was written. Reload it and apply your changes again.`,
+  );
+}
 
 function scheduleStatus(schedules: ScheduleRow[]): 'active' | 'inactive' | 'no_schedules' {
   if (!schedules.length) return 'no_schedules';
@@ -188,9 +245,10 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       config: { resource: 'pipelines', action: 'detail' },
       schema: { tags: ['pipelines'], summary: 'One pipeline with block content and outputs.', params: UuidParams, querystring: Type.Object({}, { additionalProperties: true }) },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = splitMageQuery(request.query as Record<string, unknown>);
       const pipeline = await mapProjectErrors(() => loadPipeline(project, request.params.uuid));
+      sendEtag(reply, await mapProjectErrors(() => pipelineEtag(project, pipeline)));
       const maxRows = firstString(q, 'max_results_for_block_outputs');
       if (maxRows !== undefined && !/^\d+$/.test(maxRows)) throw badRequest('max_results_for_block_outputs must be a non-negative integer.');
       const view: PipelineViewOptions = {
@@ -224,7 +282,7 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       config: { resource: 'pipelines', action: 'update' },
       schema: { tags: ['pipelines'], summary: 'Update, rename, reorder or edit block content (?update_content=true).', params: UuidParams, body: PipelineUpdate, querystring: Type.Object({}, { additionalProperties: true }) },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = splitMageQuery(request.query as Record<string, unknown>);
       const payload = request.body.pipeline as Record<string, unknown>;
       const updateContent = flag(q, 'update_content', false);
@@ -243,6 +301,8 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
       // The rename goes last, so a refused field or block edit leaves the folder where the database expects it;
       // the new name is checked first, so a refused rename leaves the other fields unsaved.
       const updated = await mapProjectErrors(() => {
+        // In the same synchronous step as the writes below, so no other request of this process writes between.
+        checkIfMatch(request, pipelineEtag(project, before), `Pipeline ${oldUuid}`);
         if (typeof name === 'string' && name !== before.name) {
           const newUuid = checkNameBytes('Pipeline', cleanName(name));
           if (newUuid !== oldUuid && pipelineExists(project, newUuid)) {
@@ -272,6 +332,7 @@ export default async function pipelineRoutes(app: App, ctx: AppContext): Promise
           if (run && run.pipeline_uuid === updated.uuid) await eng?.cancelRun(id);
         }
       }
+      sendEtag(reply, await mapProjectErrors(() => pipelineEtag(project, updated)));
       return itemEnvelope('pipeline', await presentPipeline(project, updated, { content: false, outputs: false, extensions: true }));
     },
   );
