@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseYaml, writeFileAtomic } from './yamlFiles.js';
+import { activePlatformProject } from './platform.js';
 
 /** The folder is not a Mage project, or its metadata.yaml / io_config.yaml is unusable. */
 export class ProjectConfigError extends Error {
@@ -94,7 +95,8 @@ function readMetadata(path: string): Record<string, unknown> {
 /**
  * Loads the project at `root`. A folder without metadata.yaml is a project with Mage's defaults, as Mage's
  * RepoConfig reads a missing file as `{}` and `mage start` serves such a folder (the server then writes a
- * metadata.yaml holding only the project_uuid, see ensureProjectUuid). Throws ProjectConfigError when the
+ * metadata.yaml holding only the project_uuid, see ensureProjectUuid). A project platform's root (settings.yaml
+ * listing projects, see platform.ts) loads as its active project. Throws ProjectConfigError when the
  * folder does not exist or its metadata.yaml is unusable.
  */
 export function loadProject(root: string, env: NodeJS.ProcessEnv = process.env): Project {
@@ -103,6 +105,14 @@ export function loadProject(root: string, env: NodeJS.ProcessEnv = process.env):
     throw new ProjectConfigError(`Project folder ${abs} does not exist.`);
   }
   const real = realpathSync(abs);
+  let platform;
+  try {
+    platform = activePlatformProject(real);
+  } catch (error) {
+    throw new ProjectConfigError((error as Error).message);
+  }
+  // A project platform's root: served as Mage serves it, as its active project.
+  if (platform) return loadProject(platform.root, env);
   const metadataPath = join(real, 'metadata.yaml');
   const metadata = existsSync(metadataPath) ? readMetadata(metadataPath) : {};
   const queue = metadata.queue_config as Record<string, unknown> | null | undefined;
