@@ -3,7 +3,7 @@
  * variables/constants.py): real pipeline runs on a real store with real Python, DuckDB and TypeScript workers.
  * Python -> Python for every type (pandas DataFrame and Series, polars, numpy, dicts and lists holding arrays and
  * frames, datetimes, Decimals, sets and tuples, objects of a project class, generators); Python -> TypeScript and
- * Python -> SQL for the JSON-able and table types; the API's display items for Python-only types; and blocks whose
+ * Python -> SQL for the JSON-able and table types, and TypeScript/SQL -> Python and SQL -> TypeScript; the API's display items for Python-only types; and blocks whose
  * output cannot be stored fail naming its type. Python-side unit checks read folders laid out as Mage writes them.
  */
 import { after, before, describe, test } from 'node:test';
@@ -269,6 +269,31 @@ describe('output types', () => {
         sqlCount('sql_polars', 'polars', 'SELECT sum(x) AS total FROM {{ df_1 }}'),
       ],
     });
+    // The other way: what TypeScript and SQL blocks return reaches Python (and SQL) in the matching type.
+    const tsLoader = (uuid: string, body: string): TestBlock => ({
+      uuid,
+      type: 'data_loader',
+      language: 'typescript',
+      code: `import type { BlockContext } from 'blockflow';\n\nexport default function load(_ctx: BlockContext) {\n  ${body}\n}\n`,
+    });
+    const pyCheck = (uuid: string, upstream: string, body: string): TestBlock => ({
+      uuid,
+      type: 'transformer',
+      upstream: [upstream],
+      code: py('transformer', `import pandas as pd\n\n@transformer\ndef check(x, *args, **kwargs):\n    ${body}`),
+    });
+    writePipeline(root, 'others_to_py', {
+      blocks: [
+        // One output holding rows (a bare list would be split into one output per entry, as Mage splits it).
+        tsLoader('ts_rows', `return [[{ id: 1, name: 'a' }, { id: 2, name: 'b' }]];`),
+        tsLoader('ts_object', `return { a: 1, b: [true, null, 'x'], nested: { c: 2.5 } };`),
+        sqlCount('sql_rows', 'ts_rows', 'SELECT id * 10 AS tens, name FROM {{ df_1 }} ORDER BY id'),
+        pyCheck('py_from_ts_rows', 'ts_rows', `assert isinstance(x, list) and x == [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}], repr(x)\n    return {'type': type(x).__name__, 'n': len(x)}`),
+        pyCheck('py_from_ts_object', 'ts_object', `assert x == {'a': 1, 'b': [True, None, 'x'], 'nested': {'c': 2.5}}, repr(x)\n    return {'type': type(x).__name__}`),
+        pyCheck('py_from_sql', 'sql_rows', `assert isinstance(x, pd.DataFrame), type(x)\n    return {'type': type(x).__name__, 'columns': list(x.columns), 'tens': [int(v) for v in x['tens']]}`),
+        tsEcho('ts_from_sql', 'sql_rows'),
+      ],
+    });
     writePipeline(root, 'unstorable', {
       blocks: [
         pyLoader('lock_in_dict', `import threading\n    return {'lock': threading.Lock()}`),
@@ -348,6 +373,17 @@ describe('output types', () => {
     assert.deepEqual(await row('sql_frame'), { columns: ['k', 'top'], rows: [[2, 'b']] });
     assert.deepEqual(await row('sql_series'), { columns: ['total'], rows: [[30]] });
     assert.deepEqual(await row('sql_polars'), { columns: ['total'], rows: [[6]] });
+  });
+
+  test('TypeScript -> Python, SQL -> Python and SQL -> TypeScript: JSON values as JSON, query results as tables', async () => {
+    const r = await run('others_to_py');
+    const failed = Object.entries(r.blocks).filter(([, s]) => s !== 'completed');
+    assert.deepEqual(failed.map(([uuid]) => `${uuid}: ${r.errorOf(uuid)}`), []);
+    const out = async (block: string) => (await readOutputs(blockDir(r.row, 'others_to_py', block)))[0];
+    assert.deepEqual(await out('py_from_ts_rows'), { type: 'list', n: 2 });
+    assert.deepEqual(await out('py_from_ts_object'), { type: 'dict' });
+    assert.deepEqual(await out('py_from_sql'), { type: 'DataFrame', columns: ['tens', 'name'], tens: [10, 20] });
+    assert.deepEqual(await out('ts_from_sql'), { table: true, rows: [{ tens: 10, name: 'a' }, { tens: 20, name: 'b' }] });
   });
 
   test('an output that cannot be stored fails the block naming its type; nothing is stored', async () => {
