@@ -18,6 +18,7 @@ import { registerAuth } from './auth.js';
 import { toApiError } from './projectErrors.js';
 import { applyJsonLimits } from './jsonLimits.js';
 import { resourceModules } from './resources/index.js';
+import { registerWebApp } from '../server/webApp.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -98,6 +99,8 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
 
   registerAuth(app, ctx);
   for (const register of resourceModules) await register(app, ctx);
+  // The web UI at `/` (ui/dist); unmatched /api paths still get the JSON 404 above.
+  await registerWebApp(app);
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.ready();
