@@ -12,11 +12,12 @@
  * - any other JSON value: `{type: 'json', data}`, lists cut to `rows` items per level.
  * Every item has `variable_uuid` (`output_0`...) and `truncated` (rows, columns or items left out).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetShape, readParquetTable } from '../variables/parquetRead.js';
 import { toMageOutputJson } from '../variables/json.js';
 import { sampleJson } from '../variables/json.js';
+import { pathExists as exists, readJsonFile as readJson } from '../variables/files.js';
 
 export interface SampleLimits {
   rows: number;
@@ -38,19 +39,6 @@ const HTML_START = /^<(?:!doctype\s+html|html|head|body|div|span|p|table|thead|t
 const PNG_DATA_URI = /^data:image\/png;base64,/i;
 /** The base64 form of PNG's 8-byte signature. */
 const PNG_BASE64 = /^iVBORw0KGgo[A-Za-z0-9+/=\r\n]*$/;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
-}
 
 /** The `output_<N>` folders of a block folder, in order; a missing folder has none. */
 async function outputFolders(dir: string): Promise<Array<{ uuid: string; path: string }>> {

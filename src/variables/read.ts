@@ -1,12 +1,13 @@
 /**
  * Reading a block's persisted outputs in Mage's layout: values for the next block, display items for the API.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { toMageOutputJson } from './json.js';
 import { parquetShape, readParquetTable } from './parquetRead.js';
 import type { OutputValue } from './write.js';
+import { pathExists as exists, readJsonFile } from './files.js';
 
 export { toMageOutputJson } from './json.js';
 
@@ -29,15 +30,6 @@ interface VariableEntry {
   /** Folder of the variable, or the legacy `<uuid>.json` file. */
   path: string;
   legacy: boolean;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function listVariables(dir: string): Promise<VariableEntry[]> {
@@ -64,15 +56,6 @@ async function listVariables(dir: string): Promise<VariableEntry[]> {
     }
   }
   return [...byIndex.values()].sort((a, b) => a.index - b.index);
-}
-
-async function readJsonFile(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 async function variableType(varDir: string): Promise<string | null> {

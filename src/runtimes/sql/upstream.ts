@@ -3,10 +3,11 @@
  * tables. Upstream Parquet files are used in place through views.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from './sql-quote.js';
+import { pathExists as exists, readJsonFile as readJson } from '../../variables/files.js';
 
 /**
  * Written into `output_0/` next to the rows read back from a table a SQL block materialised in PostgreSQL or
@@ -26,19 +27,6 @@ export interface SqlTableMarker {
 export type UpstreamData =
   | { kind: 'parquet'; path: string; sqlTable?: SqlTableMarker }
   | { kind: 'json'; value: unknown };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
-}
 
 /**
  * The stored `output_0` of an upstream block, or null when it has none. Accepts `output_0/data.parquet`,
