@@ -78,6 +78,65 @@ async function main(): Promise<void> {
     await page.getByTestId('conflict').waitFor();
     await page.getByTestId('cell-summarise').scrollIntoViewIfNeeded();
     await shot('editor-conflict');
+
+    // Runs and triggers: a nightly cron trigger, an API trigger, two real runs of demo_pipeline (one through
+    // the API trigger) and a history of finished runs written to the store, so the list has pages to scroll.
+    const nightly = (
+      await t.call('POST', '/api/pipelines/demo_pipeline/pipeline_schedules', { pipeline_schedule: { name: 'nightly', schedule_type: 'time', schedule_interval: '30 2 * * *', timezone: 'Europe/Berlin', status: 'active', variables: { threshold: 5 } } }, t.ownerToken)
+    ).body.pipeline_schedule;
+    const webhook = (await t.call('POST', '/api/pipelines/demo_pipeline/pipeline_schedules', { pipeline_schedule: { name: 'webhook', schedule_type: 'api', status: 'active' } }, t.ownerToken)).body.pipeline_schedule;
+    await t.server.ctx.store.transaction(async (tx) => {
+      const day0 = Date.now() - 40 * 86_400_000;
+      for (let i = 0; i < 1200; i++) {
+        const at = day0 + i * 45 * 60_000;
+        const status = i % 17 === 0 ? 'failed' : i % 41 === 0 ? 'cancelled' : 'completed';
+        await tx.pipelineRuns.create({ pipeline_uuid: i % 3 === 0 ? 'orders_daily' : 'demo_pipeline', pipeline_schedule_id: i % 3 === 0 ? null : nightly.id, status, execution_date: new Date(at), started_at: new Date(at), completed_at: new Date(at + 20_000 + (i % 7) * 9000) });
+      }
+    });
+    const first = (await t.call('POST', `/api/pipeline_schedules/${webhook.id}/pipeline_runs/${webhook.token}`, { pipeline_run: { variables: { threshold: 2 } } })).body.pipeline_run;
+    const waitRun = async (id: number) => {
+      for (let i = 0; i < 600; i++) {
+        const run = (await t.call('GET', `/api/pipeline_runs/${id}`, undefined, t.ownerToken)).body.pipeline_run;
+        if (!['initial', 'running'].includes(run.status)) return run;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`run ${id} did not finish`);
+    };
+    await waitRun(first.id);
+    await page.goto('/runs');
+    await page.locator('[data-testid="runs-list"] [data-run-id]').first().waitFor();
+    await shot('runs');
+    await page.goto(`/pipelines/demo_pipeline/runs/${first.id}`);
+    await page.getByTestId('dag-node-summarise').waitFor();
+    await page.locator('tr[data-block-run="load_numbers"]').getByRole('button', { name: 'Log & output' }).click();
+    await page.getByTestId('block-log').locator('.log-line').first().waitFor();
+    await page.waitForTimeout(600);
+    await shot('run-detail');
+    await page.getByTestId('block-run-panel').getByRole('tab', { name: 'Output' }).click();
+    await page.getByTestId('block-output-sample').getByTestId('output-table').first().waitFor();
+    await page.getByTestId('block-run-panel').scrollIntoViewIfNeeded();
+    await shot('run-detail-output');
+
+    await page.goto('/triggers');
+    await page.locator('tr[data-trigger="nightly"]').waitFor();
+    await shot('triggers');
+    await page.goto('/pipelines/demo_pipeline/triggers');
+    await page.getByRole('button', { name: '+ New trigger' }).click();
+    const form = page.getByTestId('trigger-form');
+    await form.getByLabel('Name').fill('weekday mornings');
+    await form.getByLabel('Interval').selectOption('cron');
+    await form.getByLabel('Cron expression').fill('15 7 * * 1-5');
+    await form.getByLabel('Timezone').fill('America/New_York');
+    await form.getByTestId('schedule-preview').locator('li').nth(4).waitFor();
+    await shot('trigger-form');
+    await form.getByLabel('Type').selectOption('api');
+    await form.getByLabel('Name').fill('partner webhook');
+    await form.getByLabel('Active').check();
+    await form.getByRole('button', { name: 'Create trigger' }).click();
+    await page.getByTestId('api-trigger-info').getByLabel('Trigger URL').waitFor();
+    await shot('api-trigger');
+    await page.getByTestId('api-trigger-info').getByRole('button', { name: 'Close' }).click();
+
     if (w.offOrigin.length || w.errors.filter((e) => !/status of 409/.test(e)).length) {
       console.error('unexpected:', { offOrigin: w.offOrigin, errors: w.errors });
       process.exitCode = 1;

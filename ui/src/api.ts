@@ -95,6 +95,8 @@ export interface User {
   username: string | null;
   roles?: number | null;
   owner?: boolean;
+  /** owner, admin, editor or viewer (GET /api/users/{id}). */
+  role?: string;
 }
 
 export type BlockLanguage = 'python' | 'sql' | 'typescript' | 'javascript' | 'markdown' | 'yaml' | 'r';
@@ -153,4 +155,53 @@ export interface PipelineRun {
   id: number;
   status: string;
   pipeline_uuid: string;
+}
+
+export interface BlockRunRecord {
+  id: number;
+  block_uuid: string;
+  status: string;
+  started_at: string | null;
+  completed_at: string | null;
+  created_at: string;
+  pipeline_run_id: number;
+  metrics?: Record<string, unknown> | null;
+}
+
+/** A run as GET /api/pipeline_runs answers it (src/api/resources/pipelineRuns.ts). */
+export interface PipelineRunRecord extends PipelineRun {
+  created_at: string;
+  execution_date: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  pipeline_schedule_id: number | null;
+  pipeline_schedule_name: string | null;
+  pipeline_schedule_type: string | null;
+  variables: Record<string, unknown>;
+  metrics: Record<string, unknown> | null;
+  backfill_id: number | null;
+  block_runs: BlockRunRecord[];
+  block_runs_count: number;
+  completed_block_runs_count: number;
+}
+
+/** A trigger as GET /api/pipeline_schedules answers it (src/api/resources/pipelineSchedules.ts). */
+export interface Trigger extends Schedule {
+  pipeline_uuid: string | null;
+  description: string | null;
+  schedule_interval: string | null;
+  start_time: string | null;
+  timezone: string | null;
+  variables: Record<string, unknown> | null;
+  settings: Record<string, unknown> | null;
+  tags: string[];
+  /** The raw token: only in the answers to create and rotate_token. */
+  token: string | null;
+  next_pipeline_run_date: string | null;
+  scheduler_error: string | null;
+  last_enabled_at: string | null;
+  pipeline_runs_count?: number | null;
+  pipeline_in_progress_runs_count?: number | null;
+  last_pipeline_run_status?: string | null;
+  event_matchers: { id?: number; event_type: string | null; name: string | null; pattern: Record<string, unknown> | null }[];
 }

@@ -6,6 +6,8 @@ import { AppShell } from './pages/AppShell';
 import { SignInPage } from './pages/SignIn';
 import { PipelinesPage } from './pages/Pipelines';
 import { NotFound } from './pages/NotFound';
+import { GlobalRunsPage, PipelineRunsPage, validateRunsSearch } from './pages/Runs';
+import { GlobalTriggersPage, PipelineTriggersPage } from './pages/Triggers';
 
 interface RouterContext {
   queryClient: QueryClient;
@@ -77,7 +79,43 @@ export const editRoute = createRoute({
   component: lazyRouteComponent(() => import('./editor/EditorPage'), 'EditorPage'),
 });
 
-const routeTree = rootRoute.addChildren([signInRoute, appRoute.addChildren([indexRoute, pipelinesRoute, pipelineRoute, editRoute])]);
+const runsRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: '/runs',
+  validateSearch: validateRunsSearch,
+  component: GlobalRunsPage,
+});
+
+const pipelineRunsRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: '/pipelines/$uuid/runs',
+  validateSearch: validateRunsSearch,
+  component: PipelineRunsPage,
+});
+
+/** A run's detail draws the DAG (React Flow, ELK): a lazy chunk like the editor. */
+const runDetailRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: '/pipelines/$uuid/runs/$id',
+  component: lazyRouteComponent(() => import('./pages/RunsDetail'), 'RunDetailPage'),
+});
+
+const triggersRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: '/triggers',
+  component: GlobalTriggersPage,
+});
+
+const pipelineTriggersRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: '/pipelines/$uuid/triggers',
+  component: PipelineTriggersPage,
+});
+
+const routeTree = rootRoute.addChildren([
+  signInRoute,
+  appRoute.addChildren([indexRoute, pipelinesRoute, pipelineRoute, editRoute, runsRoute, pipelineRunsRoute, runDetailRoute, triggersRoute, pipelineTriggersRoute]),
+]);
 
 /** Only same-origin paths are followed after signing in. */
 export function safeRedirect(target: string | undefined): string {

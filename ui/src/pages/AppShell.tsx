@@ -25,6 +25,12 @@ export function AppShell() {
             <Link to="/pipelines" activeProps={{ className: 'active' }} activeOptions={{ exact: false }}>
               Pipelines
             </Link>
+            <Link to="/runs" search={{}} activeProps={{ className: 'active' }}>
+              Runs
+            </Link>
+            <Link to="/triggers" activeProps={{ className: 'active' }}>
+              Triggers
+            </Link>
           </nav>
           <span className="spacer" />
           {user ? (
