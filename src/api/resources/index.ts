@@ -21,6 +21,7 @@ import schedulerRoutes from './schedulers.js';
 import pipelineTriggerRoutes from './pipelineTriggers.js';
 import runRoutes from './runs.js';
 import executionRoutes from './executions.js';
+import gitBranchRoutes from './gitBranches.js';
 
 export type ResourceModule = (app: App, ctx: AppContext) => Promise<void>;
 
@@ -45,4 +46,5 @@ export const resourceModules: ResourceModule[] = [
   pipelineTriggerRoutes,
   runRoutes,
   executionRoutes,
+  gitBranchRoutes,
 ];
