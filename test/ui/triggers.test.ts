@@ -77,11 +77,14 @@ describe('triggers pages in Chromium', { skip: missing || undefined, timeout: 30
   test('toggles a trigger on and off', async () => {
     const { page } = w;
     const toggle = page.locator('tr[data-trigger="nightly"]').getByRole('switch', { name: 'Active nightly' });
-    await toggle.check();
+    // The switch is controlled: it shows the server's state once the PUT answers, so click and wait for it.
+    await toggle.click();
     await waitFor('nightly active', async () => (await triggersOf('etl')).find((s) => s.name === 'nightly')?.status === 'active', 10_000);
     await waitFor('the next run shown', async () => !/—/.test(await page.locator('tr[data-trigger="nightly"] td').nth(4).innerText()), 10_000);
-    await toggle.uncheck();
+    await waitFor('the switch on', () => toggle.isChecked(), 10_000);
+    await toggle.click();
     await waitFor('nightly inactive', async () => (await triggersOf('etl')).find((s) => s.name === 'nightly')?.status === 'inactive', 10_000);
+    await waitFor('the switch off', async () => !(await toggle.isChecked()), 10_000);
   });
 
   test('creates an API trigger and sees its URL with the token once, and curl samples that work', async () => {
