@@ -93,6 +93,27 @@ export async function signInWithForm(page: Page, email: string, password: string
  * closes a suggestion box before Enter, and the indentation Monaco adds after Enter is selected (Shift+Home)
  * so that the line's own indentation replaces it.
  */
+/**
+ * Creates a viewer through `createUser` (the test's own API call), opens a new page and signs in as that viewer
+ * through the form; the caller closes the page.
+ */
+export async function signInAsNewViewer(
+  browser: Browser,
+  origin: string,
+  createUser: (body: unknown) => Promise<{ status: number; body: unknown }>,
+): Promise<WatchedPage> {
+  const email = 'viewer@example.com';
+  const password = 'viewer-password-1';
+  const created = await createUser({ user: { email, password, role: 'viewer' } });
+  if (created.status !== 200) throw new Error(`creating the viewer failed: ${created.status} ${JSON.stringify(created.body)}`);
+  const v = await openPage(browser, origin);
+  v.page.setDefaultTimeout(30_000);
+  await v.page.goto('/sign-in');
+  await signInWithForm(v.page, email, password);
+  await v.page.waitForURL(/\/pipelines$/);
+  return v;
+}
+
 export async function typeIntoBlock(page: Page, blockUuid: string, code: string, options: { append?: boolean } = {}): Promise<void> {
   const editor = page.getByTestId(`editor-${blockUuid}`).locator('.monaco-editor');
   await editor.waitFor();

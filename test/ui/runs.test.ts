@@ -14,7 +14,8 @@ import type { Browser } from 'playwright-core';
 import { OWNER, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildProject } from '../engine/projectBuilder.js';
-import { chromiumMissing, ensureUiBuilt, launch, openPage, signInWithForm, unexpectedErrors, type WatchedPage } from './browser.js';
+import { chromiumMissing, ensureUiBuilt, launch, openPage, signInWithForm,
+  signInAsNewViewer, unexpectedErrors, type WatchedPage } from './browser.js';
 
 const missing = chromiumMissing();
 const flagDir = mkdtempSync(join(tmpdir(), 'blockflow-ui-runs-'));
@@ -198,14 +199,8 @@ describe('runs pages in Chromium', { skip: missing || undefined, timeout: 300_00
   });
 
   test('a viewer sees the runs without write buttons', async () => {
-    const created = await api('POST', '/api/users', { user: { email: 'viewer@example.com', password: 'viewer-password-1', role: 'viewer' } });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    const v = await openPage(browser, t.url);
+    const v = await signInAsNewViewer(browser, t.url, (body) => api('POST', '/api/users', body));
     try {
-      v.page.setDefaultTimeout(30_000);
-      await v.page.goto('/sign-in');
-      await signInWithForm(v.page, 'viewer@example.com', 'viewer-password-1');
-      await v.page.waitForURL(/\/pipelines$/);
       await v.page.goto('/runs?status=failed');
       await v.page.getByTestId('runs-count').getByText('300 runs').waitFor();
       assert.equal(await v.page.getByRole('button', { name: 'Retry failed' }).count(), 0);
