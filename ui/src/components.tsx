@@ -117,6 +117,37 @@ export const LANGUAGES_BY_TYPE: Record<string, string[]> = {
   markdown: ['markdown'],
 };
 
+/** The language kept when a new block's type changes to `type`: the current one if allowed, else the type's first. */
+export function languageForType(type: string, language: string): string {
+  return LANGUAGES_BY_TYPE[type]?.includes(language) ? language : LANGUAGES_BY_TYPE[type][0];
+}
+
+/** `<option>`s of the block types a new block may have. */
+export function BlockTypeOptions() {
+  return (
+    <>
+      {Object.keys(LANGUAGES_BY_TYPE).map((t) => (
+        <option key={t} value={t}>
+          {TYPE_LABELS[t] ?? t}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** `<option>`s of the languages a new block of `type` may be written in. */
+export function BlockLanguageOptions({ type }: { type: string }) {
+  return (
+    <>
+      {LANGUAGES_BY_TYPE[type].map((l) => (
+        <option key={l} value={l}>
+          {LANGUAGE_LABELS[l]}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export function formatTime(value: string | null | undefined): string {
   if (!value) return '—';
   const d = new Date(value.replace(' ', 'T'));

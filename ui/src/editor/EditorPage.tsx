@@ -12,7 +12,7 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Link, useParams } from '@tanstack/react-router';
 import { ApiError, api, request, seg, type Block, type Pipeline } from '../api';
-import { ErrorBoundary, ErrorNote, LANGUAGE_LABELS, LANGUAGES_BY_TYPE, Modal, TYPE_LABELS, useToast } from '../components';
+import { BlockLanguageOptions, BlockTypeOptions, ErrorBoundary, ErrorNote, Modal, languageForType, useToast } from '../components';
 import { runPipelineNow } from '../pages/Pipelines';
 import { CodeCell, type CellHandlers, type RunKind } from './CodeCell';
 import { Dag, type NodeStatus } from './Dag';
@@ -779,21 +779,13 @@ function AddBlockBar({ blocks, onAdd }: { blocks: Block[]; onAdd: (input: { name
         value={type}
         onChange={(e) => {
           setType(e.target.value);
-          if (!LANGUAGES_BY_TYPE[e.target.value]?.includes(language)) setLanguage(LANGUAGES_BY_TYPE[e.target.value][0]);
+          setLanguage(languageForType(e.target.value, language));
         }}
       >
-        {Object.keys(LANGUAGES_BY_TYPE).map((t) => (
-          <option key={t} value={t}>
-            {TYPE_LABELS[t] ?? t}
-          </option>
-        ))}
+        <BlockTypeOptions />
       </select>
       <select aria-label="Block language" value={language} onChange={(e) => setLanguage(e.target.value)}>
-        {LANGUAGES_BY_TYPE[type].map((l) => (
-          <option key={l} value={l}>
-            {LANGUAGE_LABELS[l]}
-          </option>
-        ))}
+        <BlockLanguageOptions type={type} />
       </select>
       <input aria-label="Block name" placeholder="name (optional)" value={name} onChange={(e) => setName(e.target.value)} />
       <label className="small">

@@ -6,7 +6,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearch } from '@tanstack/react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, seg, type Pipeline, type PipelineRun, type Schedule } from '../api';
-import { ErrorNote, LANGUAGE_LABELS, LANGUAGES_BY_TYPE, Modal, TYPE_LABELS, formatTime, useToast } from '../components';
+import { BlockLanguageOptions, BlockTypeOptions, ErrorNote, Modal, formatTime, languageForType, useToast } from '../components';
 
 export const pipelinesQueryKey = ['pipelines'] as const;
 
@@ -218,24 +218,16 @@ function CreateDialog({ onClose }: { onClose: () => void }) {
                 value={blockType}
                 onChange={(e) => {
                   setBlockType(e.target.value);
-                  if (!LANGUAGES_BY_TYPE[e.target.value]?.includes(language)) setLanguage(LANGUAGES_BY_TYPE[e.target.value][0]);
+                  setLanguage(languageForType(e.target.value, language));
                 }}
               >
-                {Object.keys(LANGUAGES_BY_TYPE).map((t) => (
-                  <option key={t} value={t}>
-                    {TYPE_LABELS[t] ?? t}
-                  </option>
-                ))}
+                <BlockTypeOptions />
               </select>
             </label>
             <label>
               Language
               <select name="language" value={language} onChange={(e) => setLanguage(e.target.value)}>
-                {LANGUAGES_BY_TYPE[blockType].map((l) => (
-                  <option key={l} value={l}>
-                    {LANGUAGE_LABELS[l]}
-                  </option>
-                ))}
+                <BlockLanguageOptions type={blockType} />
               </select>
             </label>
           </div>
